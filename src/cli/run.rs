@@ -1,0 +1,158 @@
+//! `schedlab run`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{DEFAULT_SCENARIO, RunArgs};
+use crate::engine::{Progress, Simulation};
+use crate::metrics::Summary;
+use crate::report::{self, RunInfo};
+use crate::scenario::{Override, Scenario};
+
+pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let path = args
+        .scenario
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCENARIO));
+    if args.scenario.is_none() && !path.exists() {
+        anyhow::bail!(
+            "no scenario given and {DEFAULT_SCENARIO} is not here: run from the schedlab checkout or name a scenario file"
+        );
+    }
+    let mut overrides = args.overrides.clone();
+    if let Some(seed) = args.seed {
+        overrides.push(Override {
+            key: "seed".into(),
+            value: toml::Value::Integer(i64::try_from(seed).context("--seed is above 2^63")?),
+        });
+    }
+    if args.check_invariants {
+        overrides.push(Override {
+            key: "run.check_invariants".into(),
+            value: toml::Value::Boolean(true),
+        });
+    }
+    let scenario = Scenario::load(&path, &overrides)?;
+    let out_dir = args.out.clone().unwrap_or_else(|| scenario.run_dir());
+    let (summary_text, _) = execute(&scenario, &out_dir, !args.quiet)?;
+    if !args.quiet {
+        print!("{summary_text}");
+        println!(
+            "wrote {}/{{jobs.csv,timeline.csv,summary.json}}",
+            out_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the workload, runs the engine and writes the three outputs into
+/// `out_dir`. Returns the stdout table and the summary.
+pub fn execute(
+    scenario: &Scenario,
+    out_dir: &Path,
+    show_progress: bool,
+) -> anyhow::Result<(String, Summary)> {
+    let started = Instant::now();
+    let (workload, built) = scenario
+        .build_workload()
+        .with_context(|| format!("building the workload of {}", scenario.path.display()))?;
+    let f = &built.filters;
+    if show_progress && f.kept_jobs != f.input_jobs {
+        eprintln!(
+            "filters kept {} of {} jobs (window dropped {}, tenants {}, first_n {})",
+            f.kept_jobs,
+            f.input_jobs,
+            f.dropped_by_window,
+            f.dropped_by_tenant,
+            f.dropped_by_first_n
+        );
+    }
+    let bar = progress_bar(workload.jobs.len() as u64, show_progress);
+    let sim = Simulation::new(
+        &workload,
+        &scenario.cluster.pools,
+        scenario.scheduler.build(),
+        scenario.placement.build(),
+        scenario.engine.clone(),
+    );
+    let result = sim
+        .run(|p: Progress| {
+            if let Some(bar) = &bar {
+                bar.tick(started, p);
+            }
+        })
+        .with_context(|| format!("simulating {}", scenario.name))?;
+    if let Some(bar) = bar {
+        bar.bar.finish_and_clear();
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let summary = Summary::compute(&workload, &result);
+    let info = RunInfo {
+        scenario: scenario.name.clone(),
+        seed: scenario.seed,
+        scheduler: scenario.scheduler.name().to_string(),
+        placement: scenario.placement.name().to_string(),
+        workload: built.source.clone(),
+        nodes: scenario.cluster.total_nodes(),
+        gpus: scenario.cluster.total_gpus(),
+    };
+    let write = |name: &str, bytes: Vec<u8>| {
+        report::write_atomic(out_dir, name, &bytes)
+            .with_context(|| format!("writing {}", out_dir.join(name).display()))
+    };
+    write("jobs.csv", report::jobs_csv(&workload, &result))?;
+    write("timeline.csv", report::timeline_csv(&result))?;
+    write(
+        "summary.json",
+        report::summary_json(&info, &summary, Some(round3(wall))),
+    )?;
+    Ok((report::summary_table(&info, &summary, Some(wall)), summary))
+}
+
+fn round3(x: f64) -> f64 {
+    crate::metrics::round3(x)
+}
+
+/// A progress bar that stays hidden for the first second (short runs print
+/// nothing) and entirely when stdout is not a terminal.
+struct Bar {
+    bar: ProgressBar,
+    shown: std::cell::Cell<bool>,
+}
+
+impl Bar {
+    fn tick(&self, started: Instant, p: Progress) {
+        if !self.shown.get() && started.elapsed() > Duration::from_secs(1) {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.shown.set(true);
+        }
+        self.bar.set_position(p.done);
+        self.bar.set_message(format!(
+            "t={:.1} h, {} events",
+            p.now.as_secs_f64() / 3600.0,
+            p.events
+        ));
+    }
+}
+
+fn progress_bar(total: u64, wanted: bool) -> Option<Bar> {
+    if !wanted || !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} jobs done · {msg} · {elapsed} (eta {eta})",
+        )
+        .expect("the template is valid"),
+    );
+    Some(Bar {
+        bar,
+        shown: std::cell::Cell::new(false),
+    })
+}

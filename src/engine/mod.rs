@@ -1,0 +1,624 @@
+//! The discrete-event engine. It owns the cluster ledger and the job states,
+//! pops events in their total order, asks the scheduler (and, through it, the
+//! placement policy) what to do, validates every decision against the ledger
+//! and applies it. Nothing here depends on wall-clock time or hash order, so
+//! the same scenario and seed always produce the same run.
+
+pub mod event;
+mod invariants;
+
+use std::collections::BTreeMap;
+
+pub use event::{Event, EventClass, EventQueue};
+
+use crate::cluster::{Cluster, ClusterView, PoolSpec, WorkerAlloc, WorkerRequest};
+use crate::ids::{JobId, NodeId};
+use crate::metrics::{JobOutcome, JobStatus, RunResult, Sample};
+use crate::policy::placement::Placement;
+use crate::policy::scheduler::{Scheduler, SchedulingPass, StartOutcome};
+use crate::time::{Millis, SimTime};
+use crate::workload::{GpuDemand, Job, Workload};
+
+/// Engine settings, from the scenario's `[run]` and `[policy]` tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Timeline sampling interval, in ms (0: no timeline).
+    pub sample_interval: Millis,
+    /// Stop at this instant; `None` runs until every job has finished.
+    pub horizon: Option<SimTime>,
+    /// Also run a scheduling pass every this many ms (`None`: only after
+    /// arrivals and completions).
+    pub schedule_interval: Option<Millis>,
+    /// Check every invariant after every event (slow; for tests and debugging).
+    pub check_invariants: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            sample_interval: 60_000,
+            horizon: None,
+            schedule_interval: None,
+            check_invariants: false,
+        }
+    }
+}
+
+/// Errors that stop a run. Each is a policy or engine bug, never bad input:
+/// bad input is rejected before the engine starts.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "placement policy `{policy}` chose node {node} for job {job}, where the worker does not fit"
+    )]
+    BadPlacement {
+        policy: &'static str,
+        job: JobId,
+        node: NodeId,
+    },
+    #[error("placement policy `{policy}` gave an invalid GPU choice for job {job}: {reason}")]
+    BadGpus {
+        policy: &'static str,
+        job: JobId,
+        reason: String,
+    },
+    #[error("invariant violated at t={time} s after {event:?}: {what}")]
+    Invariant {
+        time: SimTime,
+        event: Event,
+        what: String,
+    },
+}
+
+/// A job's lifecycle state inside the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    NotArrived,
+    Pending,
+    Running,
+    Finished,
+    Unschedulable,
+}
+
+/// Per-job bookkeeping.
+#[derive(Debug, Clone)]
+struct JobRun {
+    state: JobState,
+    /// Index into `Core::pool_masks`.
+    mask: u32,
+    /// Run attempt; completions of older attempts are stale.
+    attempt: u32,
+    start: Option<SimTime>,
+    end: Option<SimTime>,
+    allocs: Vec<WorkerAlloc>,
+    nodes_used: u32,
+}
+
+/// Progress reported to an observer while the run goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub now: SimTime,
+    /// Jobs that reached a final state (finished or unschedulable).
+    pub done: u64,
+    pub total: u64,
+    pub events: u64,
+}
+
+/// A gang shape that failed to fit earlier in the current pass. Within a pass
+/// the cluster only fills up, so any job asking at least as much (on the same
+/// or fewer pools) fails too: this skips repeated placement work on long
+/// queues.
+#[derive(Debug, Clone, Copy)]
+struct FailedShape {
+    mask: u32,
+    workers: u32,
+    gpu: GpuDemand,
+    cpu_milli: u32,
+    memory_mib: u64,
+}
+
+impl FailedShape {
+    fn dominated_by(&self, job: &Job, mask: u32) -> bool {
+        let gpu_ge = match (job.gpu, self.gpu) {
+            (GpuDemand::Whole(a), GpuDemand::Whole(b)) => a >= b,
+            (GpuDemand::Fraction(a), GpuDemand::Fraction(b)) => a >= b,
+            _ => false,
+        };
+        mask == self.mask
+            && gpu_ge
+            && job.workers >= self.workers
+            && job.cpu_milli >= self.cpu_milli
+            && job.memory_mib >= self.memory_mib
+    }
+}
+
+/// The state the scheduling pass works on (everything but the scheduler).
+struct Core<'w> {
+    workload: &'w Workload,
+    cluster: Cluster,
+    /// The same cluster, always empty: answers "could this job ever fit?".
+    empty: Cluster,
+    placement: Box<dyn Placement>,
+    /// Distinct allowed-pool masks; jobs refer to them by index.
+    pool_masks: Vec<Vec<bool>>,
+    jobs: Vec<JobRun>,
+    /// Pending jobs in arrival order; compacted after each pass.
+    pending: Vec<JobId>,
+    running: u32,
+    done: u64,
+    now: SimTime,
+    queue: EventQueue,
+    /// A scheduling pass is already queued for this instant.
+    pass_queued_at: Option<SimTime>,
+    failed: Vec<FailedShape>,
+    fault: Option<EngineError>,
+    /// ∫ allocated milli-GPUs dt, milli-GPU·ms.
+    alloc_integral: u128,
+    last_change: SimTime,
+    last_completion: SimTime,
+}
+
+/// A configured simulation of one workload on one cluster.
+pub struct Simulation<'w> {
+    core: Core<'w>,
+    scheduler: Box<dyn Scheduler>,
+    config: EngineConfig,
+    next_arrival: usize,
+    timeline: Vec<Sample>,
+    events: u64,
+}
+
+impl<'w> Simulation<'w> {
+    /// Prepares a run; nothing happens until [`Simulation::run`].
+    pub fn new(
+        workload: &'w Workload,
+        pools: &[PoolSpec],
+        scheduler: Box<dyn Scheduler>,
+        placement: Box<dyn Placement>,
+        config: EngineConfig,
+    ) -> Simulation<'w> {
+        let cluster = Cluster::new(pools);
+        // Intern allowed-model lists into pool masks; a BTreeMap keeps the
+        // numbering independent of hashing.
+        let mut masks: BTreeMap<&[String], u32> = BTreeMap::new();
+        let mut pool_masks = Vec::new();
+        let jobs = workload
+            .jobs
+            .iter()
+            .map(|j| {
+                let mask = *masks.entry(j.gpu_models.as_slice()).or_insert_with(|| {
+                    pool_masks.push(
+                        pools
+                            .iter()
+                            .map(|p| j.gpu_models.is_empty() || j.gpu_models.contains(&p.gpu_model))
+                            .collect(),
+                    );
+                    (pool_masks.len() - 1) as u32
+                });
+                JobRun {
+                    state: JobState::NotArrived,
+                    mask,
+                    attempt: 0,
+                    start: None,
+                    end: None,
+                    allocs: Vec::new(),
+                    nodes_used: 0,
+                }
+            })
+            .collect();
+        Simulation {
+            core: Core {
+                workload,
+                empty: cluster.clone(),
+                cluster,
+                placement,
+                pool_masks,
+                jobs,
+                pending: Vec::new(),
+                running: 0,
+                done: 0,
+                now: SimTime::ZERO,
+                queue: EventQueue::new(),
+                pass_queued_at: None,
+                failed: Vec::new(),
+                fault: None,
+                alloc_integral: 0,
+                last_change: SimTime::ZERO,
+                last_completion: SimTime::ZERO,
+            },
+            scheduler,
+            config,
+            next_arrival: 0,
+            timeline: Vec::new(),
+            events: 0,
+        }
+    }
+
+    /// Runs to the end (every job final, or the horizon), calling `progress`
+    /// every few thousand events.
+    pub fn run(mut self, mut progress: impl FnMut(Progress)) -> Result<RunResult, EngineError> {
+        let start = SimTime::ZERO;
+        self.core.now = start;
+        self.core.last_change = start;
+        self.push_next_arrival();
+        if self.config.sample_interval > 0 {
+            self.core.queue.push(start, Event::Sample);
+        }
+        if let Some(h) = self.config.horizon {
+            self.core.queue.push(h, Event::Horizon);
+        }
+        if let Some(iv) = self.config.schedule_interval {
+            self.core
+                .queue
+                .push(start + iv, Event::Schedule { periodic: true });
+        }
+        let total = self.core.workload.jobs.len() as u64;
+        let mut horizon_reached = false;
+        while let Some((time, event)) = self.core.queue.pop() {
+            self.core.advance(time);
+            self.events += 1;
+            let mut passed = false;
+            match event {
+                Event::Completion { job, attempt } => self.core.complete(job, attempt),
+                Event::Arrival { job } => {
+                    self.core.arrive(job);
+                    self.push_next_arrival();
+                }
+                Event::Schedule { periodic } => {
+                    // A periodic tick that meets a queued pass at the same
+                    // instant leaves the work to it.
+                    if !periodic || self.core.pass_queued_at != Some(time) {
+                        self.pass();
+                        passed = true;
+                    }
+                    if periodic && self.work_remains() {
+                        let iv = self.config.schedule_interval.unwrap_or(0).max(1);
+                        self.core
+                            .queue
+                            .push(time + iv, Event::Schedule { periodic: true });
+                    }
+                }
+                Event::Sample => {
+                    self.timeline.push(self.core.sample());
+                    if self.work_remains() {
+                        self.core
+                            .queue
+                            .push(time + self.config.sample_interval, Event::Sample);
+                    }
+                }
+                Event::Horizon => {
+                    horizon_reached = true;
+                }
+            }
+            if let Some(fault) = self.core.fault.take() {
+                return Err(fault);
+            }
+            if self.config.check_invariants {
+                let conserving = passed && self.scheduler.work_conserving();
+                self.core
+                    .check_invariants(conserving)
+                    .map_err(|what| EngineError::Invariant { time, event, what })?;
+            }
+            if self.events.is_multiple_of(4096) {
+                progress(Progress {
+                    now: time,
+                    done: self.core.done,
+                    total,
+                    events: self.events,
+                });
+            }
+            if horizon_reached {
+                break;
+            }
+        }
+        let end_time = if horizon_reached {
+            self.core.now
+        } else {
+            self.core.last_completion.max(start)
+        };
+        Ok(self.finish(end_time))
+    }
+
+    fn work_remains(&self) -> bool {
+        self.next_arrival < self.core.workload.jobs.len()
+            || !self.core.pending.is_empty()
+            || self.core.running > 0
+    }
+
+    /// Arrivals are pushed one at a time (the workload is sorted), which keeps
+    /// the heap small; the sequence number still follows job order.
+    fn push_next_arrival(&mut self) {
+        if let Some(job) = self.core.workload.jobs.get(self.next_arrival) {
+            self.core
+                .queue
+                .push(job.submit, Event::Arrival { job: job.id });
+            self.next_arrival += 1;
+        }
+    }
+
+    fn pass(&mut self) {
+        let core = &mut self.core;
+        core.pass_queued_at = None;
+        core.failed.clear();
+        if core.pending.is_empty() {
+            return;
+        }
+        self.scheduler.schedule(core);
+        let jobs = &core.jobs;
+        core.pending
+            .retain(|j| jobs[j.index()].state == JobState::Pending);
+    }
+
+    fn finish(self, end_time: SimTime) -> RunResult {
+        let core = self.core;
+        let outcomes = core
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| JobOutcome {
+                job: JobId::from_index(i),
+                status: match r.state {
+                    JobState::NotArrived => JobStatus::NotArrived,
+                    JobState::Pending => JobStatus::Pending,
+                    JobState::Running => JobStatus::Running,
+                    JobState::Finished => JobStatus::Finished,
+                    JobState::Unschedulable => JobStatus::Unschedulable,
+                },
+                start: r.start,
+                end: r.end,
+                nodes_used: r.nodes_used,
+            })
+            .collect();
+        RunResult {
+            outcomes,
+            timeline: self.timeline,
+            gpu_milli_capacity: core.cluster.gpu_milli_capacity(),
+            gpu_alloc_integral: core.alloc_integral,
+            end_time,
+            events: self.events,
+        }
+    }
+}
+
+impl<'w> Core<'w> {
+    fn request<'a>(&'a self, job: &Job, mask: u32) -> WorkerRequest<'a> {
+        WorkerRequest {
+            gpu: job.gpu,
+            cpu_milli: job.cpu_milli,
+            memory_mib: job.memory_mib,
+            allowed_pools: &self.pool_masks[mask as usize],
+        }
+    }
+
+    /// Moves the clock, integrating the GPU allocation over the elapsed span.
+    fn advance(&mut self, time: SimTime) {
+        debug_assert!(time >= self.now, "event queue went back in time");
+        let dt = time.since(self.last_change);
+        self.alloc_integral += u128::from(self.cluster.gpu_milli_used()) * u128::from(dt);
+        self.last_change = time;
+        self.now = time;
+    }
+
+    fn queue_pass(&mut self) {
+        if self.pass_queued_at != Some(self.now) {
+            self.pass_queued_at = Some(self.now);
+            self.queue
+                .push(self.now, Event::Schedule { periodic: false });
+        }
+    }
+
+    fn arrive(&mut self, id: JobId) {
+        let job = self.workload.job(id);
+        let mask = self.jobs[id.index()].mask;
+        let req = self.request(job, mask);
+        let ever = job.workers > 0 && self.empty.view().gang_fits(&req, job.workers);
+        let run = &mut self.jobs[id.index()];
+        if ever {
+            run.state = JobState::Pending;
+            self.pending.push(id);
+            self.queue_pass();
+        } else {
+            run.state = JobState::Unschedulable;
+            self.done += 1;
+        }
+    }
+
+    fn complete(&mut self, id: JobId, attempt: u32) {
+        let run = &mut self.jobs[id.index()];
+        if run.state != JobState::Running || run.attempt != attempt {
+            return; // stale: this run was preempted or killed
+        }
+        for a in run.allocs.drain(..) {
+            self.cluster.release(&a);
+        }
+        run.state = JobState::Finished;
+        run.end = Some(self.now);
+        self.running -= 1;
+        self.done += 1;
+        self.last_completion = self.now;
+        self.queue_pass();
+    }
+
+    fn sample(&self) -> Sample {
+        Sample {
+            time: self.now,
+            gpu_milli_used: self.cluster.gpu_milli_used(),
+            pending_jobs: self.pending.len() as u32,
+            running_jobs: self.running,
+            busy_nodes: self.cluster.busy_nodes(),
+        }
+    }
+
+    /// Places every worker or none. Returns the allocations on success.
+    fn place_gang(&mut self, id: JobId) -> Result<Option<Vec<WorkerAlloc>>, EngineError> {
+        let workload = self.workload;
+        let job = workload.job(id);
+        let mask = self.jobs[id.index()].mask;
+        // Cheap rejections first: not enough free whole GPUs anywhere, a
+        // dominated shape that already failed this pass, then the exact test.
+        if job.total_whole_gpus() > self.cluster.free_whole_gpus() {
+            return Ok(None);
+        }
+        if self.failed.iter().any(|f| f.dominated_by(job, mask)) {
+            return Ok(None);
+        }
+        let pool_masks = &self.pool_masks;
+        let req = WorkerRequest {
+            gpu: job.gpu,
+            cpu_milli: job.cpu_milli,
+            memory_mib: job.memory_mib,
+            allowed_pools: &pool_masks[mask as usize],
+        };
+        if !self.cluster.view().gang_fits(&req, job.workers) {
+            remember_failure(&mut self.failed, job, mask);
+            return Ok(None);
+        }
+        let mut allocs: Vec<WorkerAlloc> = Vec::with_capacity(job.workers as usize);
+        for _ in 0..job.workers {
+            let view = self.cluster.view();
+            let policy = self.placement.name();
+            let Some(node) = self.placement.place(view, job, &req) else {
+                break;
+            };
+            let Some(n) = view.nodes().get(node.index()) else {
+                return Err(EngineError::BadPlacement {
+                    policy,
+                    job: id,
+                    node,
+                });
+            };
+            if !view.fits(n, &req) {
+                return Err(EngineError::BadPlacement {
+                    policy,
+                    job: id,
+                    node,
+                });
+            }
+            let gpus = self
+                .placement
+                .gpus(view, n, &req)
+                .ok_or_else(|| EngineError::BadGpus {
+                    policy,
+                    job: id,
+                    reason: format!("no GPU choice on node {node}"),
+                })?;
+            let alloc = WorkerAlloc {
+                node,
+                gpus,
+                cpu_milli: job.cpu_milli,
+                memory_mib: job.memory_mib,
+            };
+            self.cluster
+                .allocate(&alloc, &req)
+                .map_err(|e| EngineError::BadGpus {
+                    policy,
+                    job: id,
+                    reason: e.to_string(),
+                })?;
+            allocs.push(alloc);
+        }
+        if allocs.len() < job.workers as usize {
+            // The policy refused a worker: roll the gang back.
+            for a in &allocs {
+                self.cluster.release(a);
+            }
+            remember_failure(&mut self.failed, job, mask);
+            return Ok(None);
+        }
+        Ok(Some(allocs))
+    }
+
+    fn start(&mut self, id: JobId, allocs: Vec<WorkerAlloc>) {
+        let job = self.workload.job(id);
+        let mut nodes: Vec<NodeId> = allocs.iter().map(|a| a.node).collect();
+        nodes.sort_unstable();
+        nodes.dedup();
+        let run = &mut self.jobs[id.index()];
+        run.state = JobState::Running;
+        run.attempt += 1;
+        run.start.get_or_insert(self.now);
+        run.nodes_used = nodes.len() as u32;
+        run.allocs = allocs;
+        self.running += 1;
+        self.queue.push(
+            self.now + job.duration,
+            Event::Completion {
+                job: id,
+                attempt: run.attempt,
+            },
+        );
+    }
+}
+
+fn remember_failure(failed: &mut Vec<FailedShape>, job: &Job, mask: u32) {
+    // A handful of shapes covers the distinct requests of real traces; beyond
+    // that the exact test still answers, only more slowly.
+    const MAX_REMEMBERED: usize = 16;
+    if failed.len() < MAX_REMEMBERED {
+        failed.push(FailedShape {
+            mask,
+            workers: job.workers,
+            gpu: job.gpu,
+            cpu_milli: job.cpu_milli,
+            memory_mib: job.memory_mib,
+        });
+    }
+}
+
+impl SchedulingPass for Core<'_> {
+    fn now(&self) -> SimTime {
+        self.now
+    }
+
+    fn workload(&self) -> &Workload {
+        self.workload
+    }
+
+    fn pending(&self) -> &[JobId] {
+        &self.pending
+    }
+
+    fn cluster(&self) -> ClusterView<'_> {
+        self.cluster.view()
+    }
+
+    fn try_start(&mut self, job: JobId) -> StartOutcome {
+        if self.fault.is_some() {
+            return StartOutcome::NoFit;
+        }
+        match self.jobs.get(job.index()).map(|r| r.state) {
+            Some(JobState::Pending) => {}
+            _ => return StartOutcome::NotPending,
+        }
+        match self.place_gang(job) {
+            Ok(Some(allocs)) => {
+                self.start(job, allocs);
+                StartOutcome::Started
+            }
+            Ok(None) => StartOutcome::NoFit,
+            Err(e) => {
+                self.fault = Some(e);
+                StartOutcome::NoFit
+            }
+        }
+    }
+}
+
+/// Runs `workload` on a cluster of `pools` with the named policies: the whole
+/// engine in one call, for tests, benches and library users.
+pub fn simulate(
+    workload: &Workload,
+    pools: &[PoolSpec],
+    scheduler: crate::policy::scheduler::SchedulerKind,
+    placement: crate::policy::placement::PlacementKind,
+    config: EngineConfig,
+) -> Result<RunResult, EngineError> {
+    Simulation::new(
+        workload,
+        pools,
+        scheduler.build(),
+        placement.build(),
+        config,
+    )
+    .run(|_| {})
+}

@@ -1,0 +1,217 @@
+//! What a run measured: each job's outcome, the timeline of samples and the
+//! summary statistics computed from them. Plain data; [`crate::report`] turns it
+//! into files.
+
+use serde::Serialize;
+
+use crate::ids::JobId;
+use crate::time::{MS_PER_SEC, Millis, SimTime};
+use crate::workload::Workload;
+
+/// Where a job ended up when the run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Ran to completion.
+    Finished,
+    /// Still running at the end of the horizon.
+    Running,
+    /// Arrived but never started (or waiting again) at the end of the run.
+    Pending,
+    /// No pool of the cluster can ever hold the job; reported at arrival.
+    Unschedulable,
+    /// Submitted after the end of the horizon.
+    NotArrived,
+}
+
+impl JobStatus {
+    /// The name written in `jobs.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Finished => "finished",
+            JobStatus::Running => "running",
+            JobStatus::Pending => "pending",
+            JobStatus::Unschedulable => "unschedulable",
+            JobStatus::NotArrived => "not_arrived",
+        }
+    }
+}
+
+/// One job's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobOutcome {
+    pub job: JobId,
+    pub status: JobStatus,
+    /// When all workers started (first run), if they did.
+    pub start: Option<SimTime>,
+    /// When the job finished, if it did.
+    pub end: Option<SimTime>,
+    /// Distinct nodes the job's workers ran on (0 if it never ran).
+    pub nodes_used: u32,
+}
+
+/// One timeline sample, taken after the scheduling pass of its instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    pub time: SimTime,
+    /// Milli-GPUs allocated.
+    pub gpu_milli_used: u64,
+    pub pending_jobs: u32,
+    pub running_jobs: u32,
+    /// Nodes with at least one worker.
+    pub busy_nodes: u32,
+}
+
+/// Everything the engine hands back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    /// One entry per workload job, in job id order.
+    pub outcomes: Vec<JobOutcome>,
+    pub timeline: Vec<Sample>,
+    /// Milli-GPUs in the cluster.
+    pub gpu_milli_capacity: u64,
+    /// ∫ allocated milli-GPUs dt over the run, in milli-GPU·ms.
+    pub gpu_alloc_integral: u128,
+    /// The end of the measured span: the last completion, or the horizon.
+    pub end_time: SimTime,
+    /// Events processed.
+    pub events: u64,
+}
+
+/// Mean and nearest-rank percentiles of a sample, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Default)]
+pub struct Stats {
+    pub mean: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    /// Statistics of millisecond values, reported in seconds rounded to the
+    /// millisecond. Percentiles use the nearest-rank method (the smallest value
+    /// with at least p% of the sample at or below it). Empty → all zero.
+    pub fn from_millis(values: &mut [Millis]) -> Stats {
+        if values.is_empty() {
+            return Stats::default();
+        }
+        values.sort_unstable();
+        let n = values.len();
+        let rank = |p: u64| {
+            // ceil(p/100 · n), at least 1.
+            let r = (p as usize * n).div_ceil(100).max(1);
+            values[r - 1] as f64 / MS_PER_SEC as f64
+        };
+        let sum: u128 = values.iter().map(|&v| u128::from(v)).sum();
+        Stats {
+            mean: round3(sum as f64 / n as f64 / MS_PER_SEC as f64),
+            p50: rank(50),
+            p95: rank(95),
+            p99: rank(99),
+            max: values[n - 1] as f64 / MS_PER_SEC as f64,
+        }
+    }
+}
+
+/// Rounds to three decimals (milliseconds when the unit is seconds).
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Job counts by final status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct Counts {
+    pub total: u64,
+    pub finished: u64,
+    /// Running or pending when the run stopped.
+    pub unfinished: u64,
+    pub unschedulable: u64,
+    pub not_arrived: u64,
+}
+
+/// The headline numbers of a run (deterministic: no wall-clock figures).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub jobs: Counts,
+    /// Job completion time (end − submit) of finished jobs, seconds.
+    pub jct_s: Stats,
+    /// Queueing delay (start − submit) of jobs that started, seconds.
+    pub wait_s: Stats,
+    /// JCT / duration of finished jobs (1 = no wait).
+    pub slowdown: Stats,
+    /// Last completion (or horizon) minus first submission, seconds.
+    pub makespan_s: f64,
+    /// Time-weighted mean of allocated GPUs over the makespan, % of capacity.
+    pub mean_gpu_allocation_pct: f64,
+    /// Events processed.
+    pub events: u64,
+}
+
+impl Summary {
+    /// Computes the summary of a run of `workload`.
+    pub fn compute(workload: &Workload, run: &RunResult) -> Summary {
+        let mut counts = Counts {
+            total: run.outcomes.len() as u64,
+            ..Counts::default()
+        };
+        let mut jct = Vec::new();
+        let mut wait = Vec::new();
+        let mut slowdown = Vec::new();
+        let mut first_submit: Option<SimTime> = None;
+        for o in &run.outcomes {
+            let job = workload.job(o.job);
+            match o.status {
+                JobStatus::Finished => counts.finished += 1,
+                JobStatus::Running | JobStatus::Pending => counts.unfinished += 1,
+                JobStatus::Unschedulable => counts.unschedulable += 1,
+                JobStatus::NotArrived => counts.not_arrived += 1,
+            }
+            if o.status != JobStatus::NotArrived {
+                first_submit = Some(first_submit.map_or(job.submit, |t| t.min(job.submit)));
+            }
+            if let Some(start) = o.start {
+                wait.push(start - job.submit);
+            }
+            if let Some(end) = o.end {
+                let c = end - job.submit;
+                jct.push(c);
+                // Slowdown in thousandths, kept integral so sorting is exact.
+                slowdown.push(c * 1_000 / job.duration.max(1));
+            }
+        }
+        let start = first_submit.unwrap_or(SimTime::ZERO);
+        let span = run.end_time.since(start);
+        let mean_alloc = if span == 0 || run.gpu_milli_capacity == 0 {
+            0.0
+        } else {
+            run.gpu_alloc_integral as f64 * 100.0 / (run.gpu_milli_capacity as f64 * span as f64)
+        };
+        Summary {
+            jobs: counts,
+            jct_s: Stats::from_millis(&mut jct),
+            wait_s: Stats::from_millis(&mut wait),
+            slowdown: Stats::from_millis(&mut slowdown),
+            makespan_s: span as f64 / MS_PER_SEC as f64,
+            mean_gpu_allocation_pct: round3(mean_alloc),
+            events: run.events,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<Millis> = (1..=100).map(|s| s * 1000).collect();
+        let s = Stats::from_millis(&mut v);
+        assert_eq!((s.p50, s.p95, s.p99, s.max), (50.0, 95.0, 99.0, 100.0));
+        assert_eq!(s.mean, 50.5);
+        let mut one = vec![1_500];
+        let s = Stats::from_millis(&mut one);
+        assert_eq!((s.mean, s.p50, s.p99), (1.5, 1.5, 1.5));
+        assert_eq!(Stats::from_millis(&mut []), Stats::default());
+    }
+}

@@ -1,0 +1,183 @@
+//! Exporters: each turns a run's records into bytes (so output can be
+//! snapshot-tested), and [`write_atomic`] puts bytes on disk through a
+//! temporary file and a rename, so a crash never leaves half a report.
+//! Times are written as seconds with exactly three decimals, formatted from
+//! integer milliseconds: the text is exact and byte-stable.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::metrics::{RunResult, Summary};
+use crate::time::FmtSecs;
+use crate::workload::Workload;
+
+/// Header of `jobs.csv`; see the README for units.
+pub const JOBS_HEADER: &str = "id,name,tenant,submit_s,start_s,end_s,wait_s,jct_s,slowdown,duration_s,workers,gpus,nodes_used,status";
+
+/// Header of `timeline.csv`; see the README for units.
+pub const TIMELINE_HEADER: &str =
+    "time_s,gpus_allocated,gpu_alloc_pct,pending_jobs,running_jobs,busy_nodes";
+
+/// `jobs.csv`: one row per workload job, in id order.
+pub fn jobs_csv(workload: &Workload, run: &RunResult) -> Vec<u8> {
+    let mut out = String::with_capacity(64 * (run.outcomes.len() + 1));
+    out.push_str(JOBS_HEADER);
+    out.push('\n');
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    for o in &run.outcomes {
+        let job = workload.job(o.job);
+        let opt = |t: Option<u64>| t.map(|ms| FmtSecs(ms).to_string()).unwrap_or_default();
+        let wait = o.start.map(|s| s - job.submit);
+        let jct = o.end.map(|e| e - job.submit);
+        let slowdown = jct.map(|c| c * 1_000 / job.duration.max(1));
+        w.write_record([
+            o.job.to_string(),
+            job.name.clone(),
+            workload.tenant_name(job.tenant).to_string(),
+            job.submit.to_string(),
+            opt(o.start.map(|t| t.as_millis())),
+            opt(o.end.map(|t| t.as_millis())),
+            opt(wait),
+            opt(jct),
+            opt(slowdown),
+            FmtSecs(job.duration).to_string(),
+            job.workers.to_string(),
+            // Total GPUs of the gang; fractional shares keep three decimals.
+            FmtSecs(job.total_gpu_milli()).to_string(),
+            o.nodes_used.to_string(),
+            o.status.as_str().to_string(),
+        ])
+        .expect("writing CSV to memory cannot fail");
+    }
+    let body = w.into_inner().expect("writing CSV to memory cannot fail");
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&body);
+    bytes
+}
+
+/// `timeline.csv`: one row per sample.
+pub fn timeline_csv(run: &RunResult) -> Vec<u8> {
+    let mut out = String::with_capacity(48 * (run.timeline.len() + 1));
+    out.push_str(TIMELINE_HEADER);
+    out.push('\n');
+    let cap = run.gpu_milli_capacity.max(1);
+    for s in &run.timeline {
+        // Percentage with two decimals, from integers.
+        let centi_pct = u128::from(s.gpu_milli_used) * 10_000 / u128::from(cap);
+        writeln!(
+            out,
+            "{},{},{}.{:02},{},{},{}",
+            s.time,
+            FmtSecs(s.gpu_milli_used),
+            centi_pct / 100,
+            centi_pct % 100,
+            s.pending_jobs,
+            s.running_jobs,
+            s.busy_nodes
+        )
+        .expect("writing to a String cannot fail");
+    }
+    out.into_bytes()
+}
+
+/// Who ran what: the identifying part of `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    pub scenario: String,
+    pub seed: u64,
+    pub scheduler: String,
+    pub placement: String,
+    pub workload: String,
+    pub nodes: u64,
+    pub gpus: u64,
+}
+
+#[derive(Serialize)]
+struct SummaryFile<'a> {
+    schema: u32,
+    run: &'a RunInfo,
+    #[serde(flatten)]
+    summary: &'a Summary,
+    /// Wall-clock seconds; the only figure that differs between identical runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wall_time_s: Option<f64>,
+}
+
+/// `summary.json`. `wall_time_s` is omitted when `None` (golden tests).
+pub fn summary_json(info: &RunInfo, summary: &Summary, wall_time_s: Option<f64>) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(&SummaryFile {
+        schema: 1,
+        run: info,
+        summary,
+        wall_time_s,
+    })
+    .expect("the summary always serializes");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The short table printed after a run.
+pub fn summary_table(info: &RunInfo, summary: &Summary, wall_time_s: Option<f64>) -> String {
+    let mut t = String::new();
+    let j = &summary.jobs;
+    let _ = writeln!(
+        t,
+        "{} · {} + {} · {} nodes / {} GPUs · seed {}",
+        info.scenario, info.scheduler, info.placement, info.nodes, info.gpus, info.seed
+    );
+    let _ = writeln!(t, "workload: {}", info.workload);
+    let _ = writeln!(
+        t,
+        "jobs: {} total, {} finished, {} unfinished, {} unschedulable, {} not arrived",
+        j.total, j.finished, j.unfinished, j.unschedulable, j.not_arrived
+    );
+    let _ = writeln!(
+        t,
+        "{:<12}{:>12}{:>12}{:>12}{:>12}{:>12}",
+        "", "mean", "p50", "p95", "p99", "max"
+    );
+    for (name, s) in [
+        ("JCT (s)", &summary.jct_s),
+        ("wait (s)", &summary.wait_s),
+        ("slowdown", &summary.slowdown),
+    ] {
+        let _ = writeln!(
+            t,
+            "{:<12}{:>12.1}{:>12.1}{:>12.1}{:>12.1}{:>12.1}",
+            name, s.mean, s.p50, s.p95, s.p99, s.max
+        );
+    }
+    let _ = write!(
+        t,
+        "makespan {:.1} h · mean GPU allocation {:.1}% · {} events",
+        summary.makespan_s / 3600.0,
+        summary.mean_gpu_allocation_pct,
+        summary.events
+    );
+    if let Some(w) = wall_time_s {
+        let _ = write!(
+            t,
+            " in {w:.3} s ({:.2} M events/s)",
+            summary.events as f64 / w.max(1e-9) / 1e6
+        );
+    }
+    t.push('\n');
+    t
+}
+
+/// Writes `bytes` to `dir/name` through a temporary file in `dir` and a rename.
+pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,418 @@
+//! Scenario files: TOML with `schema = 1`, unknown fields rejected. Parsing
+//! happens in two steps, as in hyperfine and ripgrep: the raw file (and any
+//! `--set` overrides) is deserialized, then validated into a typed
+//! [`Scenario`]. Every error names the file, the line when it is known, and
+//! the field.
+
+mod locate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cluster::ClusterSpec;
+use crate::engine::EngineConfig;
+use crate::policy::placement::PlacementKind;
+use crate::policy::scheduler::SchedulerKind;
+use crate::time::{Millis, SimTime, secs_to_millis};
+use crate::trace::{self, ImportOptions, TraceError, TraceFormat, WorkerShape};
+use crate::workload::Workload;
+use crate::workload::filter::{self, FilterSpec, FilterStats};
+use crate::workload::synthetic::{self, SyntheticSpec};
+
+/// The scenario schema version this build reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors loading or validating a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{}: cannot read scenario", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax or type errors; toml's message already shows line and column.
+    #[error("{}: {message}", path.display())]
+    Toml { path: PathBuf, message: String },
+    #[error("{}{}: `{field}`: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        line: Option<usize>,
+        field: String,
+        message: String,
+    },
+    #[error("--set {key}: {message}")]
+    Override { key: String, message: String },
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+}
+
+/// One `--set key=value` override: a dotted path into the scenario and a TOML
+/// value (bare words are taken as strings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    pub key: String,
+    pub value: toml::Value,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (key, raw) = s
+            .split_once('=')
+            .ok_or_else(|| format!("expected key=value, got {s:?}"))?;
+        let key = key.trim();
+        if key.is_empty() || key.split('.').any(str::is_empty) {
+            return Err(format!(
+                "expected a dotted key such as policy.scheduler, got {key:?}"
+            ));
+        }
+        let raw = raw.trim();
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+        Ok(Override {
+            key: key.to_string(),
+            value,
+        })
+    }
+}
+
+impl fmt::Display for Override {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.key, self.value)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    schema: u32,
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    seed: u64,
+    cluster: ClusterSpec,
+    workload: RawWorkload,
+    policy: RawPolicy,
+    #[serde(default)]
+    run: RawRun,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkload {
+    #[serde(default)]
+    trace: Option<PathBuf>,
+    #[serde(default)]
+    format: Option<TraceFormat>,
+    #[serde(default)]
+    worker_shape: WorkerShape,
+    #[serde(default)]
+    cpu_milli_per_gpu: u32,
+    #[serde(default)]
+    memory_mib_per_gpu: u64,
+    #[serde(default)]
+    synthetic: Option<SyntheticSpec>,
+    #[serde(default)]
+    filters: FilterSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    scheduler: SchedulerKind,
+    placement: PlacementKind,
+    #[serde(default)]
+    schedule_interval_s: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    #[serde(default = "default_sample_interval")]
+    sample_interval_s: f64,
+    #[serde(default)]
+    horizon_s: Option<f64>,
+    #[serde(default = "default_output_dir")]
+    output_dir: PathBuf,
+    #[serde(default)]
+    check_invariants: bool,
+}
+
+fn default_sample_interval() -> f64 {
+    60.0
+}
+
+fn default_output_dir() -> PathBuf {
+    PathBuf::from("results")
+}
+
+impl Default for RawRun {
+    fn default() -> Self {
+        RawRun {
+            sample_interval_s: default_sample_interval(),
+            horizon_s: None,
+            output_dir: default_output_dir(),
+            check_invariants: false,
+        }
+    }
+}
+
+/// Where the jobs come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkloadSource {
+    /// A trace file (path resolved against the scenario's folder).
+    Trace { path: PathBuf, format: TraceFormat },
+    /// The seeded synthetic generator.
+    Synthetic(SyntheticSpec),
+}
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// Run name: outputs go to `<output_dir>/<name>/`.
+    pub name: String,
+    pub description: String,
+    /// Seed of every random choice in the run.
+    pub seed: u64,
+    pub cluster: ClusterSpec,
+    pub workload: WorkloadSource,
+    pub import: ImportOptions,
+    pub filters: FilterSpec,
+    pub scheduler: SchedulerKind,
+    pub placement: PlacementKind,
+    pub engine: EngineConfig,
+    /// Parent folder of the run folder (relative to the working directory).
+    pub output_dir: PathBuf,
+}
+
+/// What building the workload did, for the run report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadReport {
+    /// Human description of the source, e.g. `philly trace scenarios/data/…`.
+    pub source: String,
+    pub filters: FilterStats,
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file, applying `overrides` in order.
+    pub fn load(path: &Path, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+        let src = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse(&src, path, overrides)
+    }
+
+    /// Like [`Scenario::load`] with the text given; `path` names the file in
+    /// errors and anchors relative trace paths.
+    pub fn parse(
+        src: &str,
+        path: &Path,
+        overrides: &[Override],
+    ) -> Result<Scenario, ScenarioError> {
+        let toml_err = |e: toml::de::Error| ScenarioError::Toml {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        };
+        // The file alone first, so its errors carry line numbers.
+        let mut raw: RawScenario = toml::from_str(src).map_err(toml_err)?;
+        if !overrides.is_empty() {
+            let mut table: toml::Table = toml::from_str(src).map_err(toml_err)?;
+            for o in overrides {
+                set_path(&mut table, &o.key, o.value.clone()).map_err(|message| {
+                    ScenarioError::Override {
+                        key: o.key.clone(),
+                        message,
+                    }
+                })?;
+            }
+            raw = RawScenario::deserialize(table).map_err(|e| ScenarioError::Override {
+                key: overrides
+                    .iter()
+                    .map(|o| o.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                message: e.to_string().trim_end().to_string(),
+            })?;
+        }
+        let invalid = |field: &str, message: String| ScenarioError::Invalid {
+            path: path.to_path_buf(),
+            line: locate::line_of(src, field),
+            field: field.to_string(),
+            message,
+        };
+        validate(raw, path, invalid)
+    }
+
+    /// Imports or generates the workload and applies the filters.
+    pub fn build_workload(&self) -> Result<(Workload, WorkloadReport), ScenarioError> {
+        let (workload, source) = match &self.workload {
+            WorkloadSource::Trace { path, format } => (
+                trace::read_trace(path, *format, &self.import)?,
+                format!("{} trace {}", format_name(*format), path.display()),
+            ),
+            WorkloadSource::Synthetic(spec) => (
+                synthetic::generate(spec, self.seed, &self.import),
+                format!("synthetic ({} jobs, seed {})", spec.jobs, self.seed),
+            ),
+        };
+        let (workload, filters) = filter::apply(workload, &self.filters);
+        Ok((workload, WorkloadReport { source, filters }))
+    }
+
+    /// The run's output folder: `<output_dir>/<name>`.
+    pub fn run_dir(&self) -> PathBuf {
+        self.output_dir.join(&self.name)
+    }
+}
+
+fn format_name(f: TraceFormat) -> &'static str {
+    match f {
+        TraceFormat::Canonical => "canonical",
+        TraceFormat::Philly => "philly",
+    }
+}
+
+fn validate(
+    raw: RawScenario,
+    path: &Path,
+    invalid: impl Fn(&str, String) -> ScenarioError,
+) -> Result<Scenario, ScenarioError> {
+    if raw.schema != SCHEMA_VERSION {
+        return Err(invalid(
+            "schema",
+            format!(
+                "this schedlab reads schema {SCHEMA_VERSION}, the file says {}",
+                raw.schema
+            ),
+        ));
+    }
+    if raw.name.is_empty() || raw.name.contains(['/', '\\']) || raw.name.starts_with('.') {
+        return Err(invalid(
+            "name",
+            format!("expected a plain run name (no slashes), got {:?}", raw.name),
+        ));
+    }
+    raw.cluster.validate().map_err(|m| {
+        // The message starts with the field path; point at it.
+        let field = m
+            .split(':')
+            .next()
+            .unwrap_or("cluster")
+            .split(' ')
+            .next()
+            .unwrap_or("cluster")
+            .to_string();
+        invalid(&field, m)
+    })?;
+    if raw.cluster.total_gpus() == 0 && raw.cluster.total_nodes() == 0 {
+        return Err(invalid("cluster.pools", "the cluster has no nodes".into()));
+    }
+    let w = raw.workload;
+    let import = ImportOptions {
+        worker_shape: w.worker_shape,
+        node_gpus: raw.cluster.max_gpus_per_node(),
+        cpu_milli_per_gpu: w.cpu_milli_per_gpu,
+        memory_mib_per_gpu: w.memory_mib_per_gpu,
+    };
+    let workload = match (w.trace, w.format, w.synthetic) {
+        (Some(trace), Some(format), None) => {
+            let base = path.parent().unwrap_or(Path::new(""));
+            WorkloadSource::Trace {
+                path: base.join(trace),
+                format,
+            }
+        }
+        (Some(_), None, None) => {
+            return Err(invalid(
+                "workload.format",
+                "a trace needs its format: one of \"canonical\", \"philly\"".into(),
+            ));
+        }
+        (None, _, Some(spec)) => {
+            spec.validate()
+                .map_err(|m| invalid("workload.synthetic", m))?;
+            WorkloadSource::Synthetic(spec)
+        }
+        (Some(_), _, Some(_)) => {
+            return Err(invalid(
+                "workload",
+                "give either `trace` or `[workload.synthetic]`, not both".into(),
+            ));
+        }
+        (None, _, None) => {
+            return Err(invalid(
+                "workload",
+                "expected a `trace` file (with `format`) or a `[workload.synthetic]` table".into(),
+            ));
+        }
+    };
+    w.filters
+        .validate()
+        .map_err(|m| invalid("workload.filters", m))?;
+    let secs = |field: &str, v: f64, positive: bool| -> Result<Millis, ScenarioError> {
+        match secs_to_millis(v) {
+            Some(ms) if !positive || ms > 0 => Ok(ms),
+            _ => Err(invalid(
+                field,
+                format!(
+                    "expected a {} number of seconds, got {v}",
+                    if positive { "positive" } else { "non-negative" }
+                ),
+            )),
+        }
+    };
+    let engine = EngineConfig {
+        sample_interval: secs("run.sample_interval_s", raw.run.sample_interval_s, false)?,
+        horizon: raw
+            .run
+            .horizon_s
+            .map(|h| secs("run.horizon_s", h, true).map(SimTime))
+            .transpose()?,
+        schedule_interval: raw
+            .policy
+            .schedule_interval_s
+            .map(|s| secs("policy.schedule_interval_s", s, true))
+            .transpose()?,
+        check_invariants: raw.run.check_invariants,
+    };
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        name: raw.name,
+        description: raw.description,
+        seed: raw.seed,
+        cluster: raw.cluster,
+        workload,
+        import,
+        filters: w.filters,
+        scheduler: raw.policy.scheduler,
+        placement: raw.policy.placement,
+        engine,
+        output_dir: raw.run.output_dir,
+    })
+}
+
+/// Sets `key` (dotted, tables only) in `table`, creating missing tables.
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().expect("split yields at least one part");
+    let mut t = table;
+    for (i, p) in parts.iter().enumerate() {
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("`{}` is not a table", parts[..=i].join(".")))?;
+    }
+    t.insert(last.to_string(), value);
+    Ok(())
+}
