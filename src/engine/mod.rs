@@ -92,6 +92,10 @@ struct JobRun {
     end: Option<SimTime>,
     allocs: Vec<WorkerAlloc>,
     nodes_used: u32,
+    /// The `Core::release_epoch` at which the job last could not fit at all.
+    /// Until something is released the cluster only fills up, so it still
+    /// cannot: later passes skip it in O(1).
+    infeasible_at: Option<u64>,
 }
 
 /// Progress reported to an observer while the run goes on.
@@ -151,6 +155,8 @@ struct Core<'w> {
     /// A scheduling pass is already queued for this instant.
     pass_queued_at: Option<SimTime>,
     failed: Vec<FailedShape>,
+    /// Counts releases of resources; see `JobRun::infeasible_at`.
+    release_epoch: u64,
     fault: Option<EngineError>,
     /// ∫ allocated milli-GPUs dt, milli-GPU·ms.
     alloc_integral: u128,
@@ -203,6 +209,7 @@ impl<'w> Simulation<'w> {
                     end: None,
                     allocs: Vec::new(),
                     nodes_used: 0,
+                    infeasible_at: None,
                 }
             })
             .collect();
@@ -221,6 +228,7 @@ impl<'w> Simulation<'w> {
                 queue: EventQueue::new(),
                 pass_queued_at: None,
                 failed: Vec::new(),
+                release_epoch: 0,
                 fault: None,
                 alloc_integral: 0,
                 last_change: SimTime::ZERO,
@@ -431,6 +439,7 @@ impl<'w> Core<'w> {
         for a in run.allocs.drain(..) {
             self.cluster.release(&a);
         }
+        self.release_epoch += 1;
         run.state = JobState::Finished;
         run.end = Some(self.now);
         self.running -= 1;
@@ -454,12 +463,14 @@ impl<'w> Core<'w> {
         let workload = self.workload;
         let job = workload.job(id);
         let mask = self.jobs[id.index()].mask;
-        // Cheap rejections first: not enough free whole GPUs anywhere, a
-        // dominated shape that already failed this pass, then the exact test.
-        if job.total_whole_gpus() > self.cluster.free_whole_gpus() {
-            return Ok(None);
-        }
-        if self.failed.iter().any(|f| f.dominated_by(job, mask)) {
+        // Cheap rejections first: nothing was released since the job last
+        // could not fit; not enough free whole GPUs anywhere; a dominated
+        // shape that could not fit earlier in this pass. Then the exact test.
+        if self.jobs[id.index()].infeasible_at == Some(self.release_epoch)
+            || job.total_whole_gpus() > self.cluster.free_whole_gpus()
+            || self.failed.iter().any(|f| f.dominated_by(job, mask))
+        {
+            self.jobs[id.index()].infeasible_at = Some(self.release_epoch);
             return Ok(None);
         }
         let pool_masks = &self.pool_masks;
@@ -469,7 +480,15 @@ impl<'w> Core<'w> {
             memory_mib: job.memory_mib,
             allowed_pools: &pool_masks[mask as usize],
         };
-        if !self.cluster.view().gang_fits(&req, job.workers) {
+        // For a single worker the placement scan itself answers; only gangs
+        // need the counting test first.
+        let infeasible = if job.workers > 1 {
+            !self.cluster.view().gang_fits(&req, job.workers)
+        } else {
+            false
+        };
+        if infeasible {
+            self.jobs[id.index()].infeasible_at = Some(self.release_epoch);
             remember_failure(&mut self.failed, job, mask);
             return Ok(None);
         }
@@ -518,11 +537,16 @@ impl<'w> Core<'w> {
             allocs.push(alloc);
         }
         if allocs.len() < job.workers as usize {
-            // The policy refused a worker: roll the gang back.
+            // Roll the gang back. Only a single worker that fits nowhere marks
+            // the job infeasible: a gang that passed the counting test was
+            // refused by the policy, which is not a statement about capacity.
             for a in &allocs {
                 self.cluster.release(a);
             }
-            remember_failure(&mut self.failed, job, mask);
+            if job.workers == 1 && self.cluster.view().feasible_nodes(&req).next().is_none() {
+                self.jobs[id.index()].infeasible_at = Some(self.release_epoch);
+                remember_failure(&mut self.failed, job, mask);
+            }
             return Ok(None);
         }
         Ok(Some(allocs))

@@ -113,6 +113,11 @@ pub fn apply(w: Workload, f: &FilterSpec) -> (Workload, FilterStats) {
         input_jobs: w.jobs.len(),
         ..FilterStats::default()
     };
+    if *f == FilterSpec::default() {
+        // Nothing to do: keep the workload (and its ids) as it is.
+        stats.kept_jobs = stats.input_jobs;
+        return (w, stats);
+    }
     // `to_drafts` keeps job-id order, which is submission order.
     let mut drafts: Vec<JobDraft> = w.to_drafts();
     drop(w);
