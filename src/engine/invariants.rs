@@ -1,70 +1,122 @@
-//! The invariant checker, run after every event when `check_invariants` is on
-//! (always in tests). It recomputes from scratch what the engine keeps
-//! incrementally, so a bookkeeping slip shows up at the event that caused it.
+//! The invariant checker. After every event (when `check_invariants` is on, and
+//! always in tests) it recomputes from scratch what the engine keeps
+//! incrementally, in time proportional to the nodes and the active jobs only,
+//! so a bookkeeping slip shows at the event that caused it even on large runs.
+//! A full scan of every job runs once at the end.
 
 use super::{Core, JobState};
 
 impl Core<'_> {
-    /// Checks: the ledger equals the sum of running allocations and no node is
-    /// over capacity; gangs are all-or-nothing; no job started before it
-    /// arrived; every arrived job is in exactly one of pending, running,
-    /// finished or unschedulable, and the counters agree. With
-    /// `after_conserving_pass`, also that no pending job fits now.
+    /// Per-event checks: the ledger equals the sum of the running allocations
+    /// and no node is over capacity; running gangs hold all their workers;
+    /// no job started before it arrived; every arrived job is pending,
+    /// running or final, exactly once. With `after_conserving_pass`, also that
+    /// no pending job fits now.
     pub(super) fn check_invariants(&self, after_conserving_pass: bool) -> Result<(), String> {
         self.cluster.audit(
-            self.jobs
+            self.running
                 .iter()
-                .filter(|r| r.state == JobState::Running)
-                .flat_map(|r| &r.allocs),
+                .flat_map(|j| &self.jobs[j.index()].allocs),
         )?;
-        let mut running = 0;
-        let mut done = 0;
-        let mut pending = 0;
-        for (i, r) in self.jobs.iter().enumerate() {
-            let job = &self.workload.jobs[i];
-            let name = &job.name;
-            if r.state != JobState::NotArrived && job.submit > self.now {
+        for (slot, &j) in self.running.iter().enumerate() {
+            let r = &self.jobs[j.index()];
+            let job = &self.workload.jobs[j.index()];
+            if r.state != JobState::Running || r.running_slot as usize != slot {
                 return Err(format!(
-                    "job {i} ({name}) is {:?} before its submission",
-                    r.state
+                    "job {j} ({}) is listed as running but is {:?}",
+                    job.name, r.state
                 ));
             }
-            if let Some(start) = r.start
-                && start < job.submit
-            {
+            if r.allocs.len() != job.workers as usize {
                 return Err(format!(
-                    "job {i} ({name}) started at {start} before it arrived at {}",
+                    "job {j} ({}) runs {} of its {} workers: gangs are all-or-nothing",
+                    job.name,
+                    r.allocs.len(),
+                    job.workers
+                ));
+            }
+            match r.start {
+                Some(start) if start >= job.submit && start <= self.now => {}
+                other => {
+                    return Err(format!(
+                        "job {j} ({}) runs with start {other:?}, submitted at {}",
+                        job.name, job.submit
+                    ));
+                }
+            }
+        }
+        let mut listed = self.pending.clone();
+        listed.sort_unstable();
+        listed.dedup();
+        if listed.len() != self.pending.len() {
+            return Err("a job is listed twice as pending".into());
+        }
+        for &j in &self.pending {
+            let r = &self.jobs[j.index()];
+            let job = &self.workload.jobs[j.index()];
+            if r.state != JobState::Pending || !r.allocs.is_empty() || job.submit > self.now {
+                return Err(format!(
+                    "job {j} ({}) is listed as pending but is {:?} with {} allocations, submitted at {}",
+                    job.name,
+                    r.state,
+                    r.allocs.len(),
                     job.submit
                 ));
             }
+        }
+        let accounted = self.done + self.running.len() as u64 + self.pending.len() as u64;
+        if accounted != self.arrived {
+            return Err(format!(
+                "{} jobs arrived but {accounted} are accounted for ({} final, {} running, {} pending)",
+                self.arrived,
+                self.done,
+                self.running.len(),
+                self.pending.len()
+            ));
+        }
+        if after_conserving_pass {
+            for &j in &self.pending {
+                let job = &self.workload.jobs[j.index()];
+                let req = self.request(job, self.jobs[j.index()].mask);
+                if self.cluster.view().gang_fits(&req, job.workers) {
+                    return Err(format!(
+                        "job {j} ({}) fits but a work-conserving scheduler left it pending",
+                        job.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// End-of-run scan of every job: states agree with the lists and
+    /// counters, and final jobs carry consistent times.
+    pub(super) fn check_all_jobs(&self) -> Result<(), String> {
+        let (mut running, mut pending, mut done, mut arrived) = (0, 0, 0, 0);
+        for (i, r) in self.jobs.iter().enumerate() {
+            let job = &self.workload.jobs[i];
+            let name = &job.name;
+            if r.state != JobState::NotArrived {
+                arrived += 1;
+                if job.submit > self.now {
+                    return Err(format!(
+                        "job {i} ({name}) is {:?} before its submission",
+                        r.state
+                    ));
+                }
+            }
             match r.state {
-                JobState::Running => {
-                    running += 1;
-                    if r.allocs.len() != job.workers as usize {
-                        return Err(format!(
-                            "job {i} ({name}) runs {} of its {} workers: gangs are all-or-nothing",
-                            r.allocs.len(),
-                            job.workers
-                        ));
-                    }
-                    if r.start.is_none() {
-                        return Err(format!("job {i} ({name}) runs without a start time"));
-                    }
-                }
-                JobState::Pending => {
-                    pending += 1;
-                    if !r.allocs.is_empty() {
-                        return Err(format!("pending job {i} ({name}) holds resources"));
-                    }
-                }
+                JobState::Running => running += 1,
+                JobState::Pending => pending += 1,
                 JobState::Finished => {
                     done += 1;
                     let (Some(start), Some(end)) = (r.start, r.end) else {
                         return Err(format!("finished job {i} ({name}) lacks a start or end"));
                     };
-                    if end < start + job.duration || !r.allocs.is_empty() {
+                    if start < job.submit || end < start + job.duration || !r.allocs.is_empty() {
                         return Err(format!(
-                            "finished job {i} ({name}) ended early or holds resources"
+                            "finished job {i} ({name}) ran {start}..{end}, submitted {}, or holds resources",
+                            job.submit
                         ));
                     }
                 }
@@ -81,38 +133,22 @@ impl Core<'_> {
                 }
             }
         }
-        if running != self.running || done != self.done {
-            return Err(format!(
-                "counters out of step: running {running} vs {}, done {done} vs {}",
-                self.running, self.done
-            ));
-        }
-        // Between passes the pending list holds exactly the pending jobs, each once.
-        let mut listed = self.pending.clone();
-        listed.sort_unstable();
-        listed.dedup();
-        if listed.len() != self.pending.len()
-            || listed.len() != pending
-            || listed
-                .iter()
-                .any(|j| self.jobs[j.index()].state != JobState::Pending)
+        if (running, pending, done, arrived)
+            != (
+                self.running.len(),
+                self.pending.len(),
+                self.done,
+                self.arrived,
+            )
         {
             return Err(format!(
-                "pending list ({} entries) disagrees with the {pending} pending jobs",
-                self.pending.len()
+                "job states (running {running}, pending {pending}, final {done}, arrived {arrived}) \
+                 disagree with the engine's lists ({}, {}, {}, {})",
+                self.running.len(),
+                self.pending.len(),
+                self.done,
+                self.arrived
             ));
-        }
-        if after_conserving_pass {
-            for &j in &self.pending {
-                let job = &self.workload.jobs[j.index()];
-                let req = self.request(job, self.jobs[j.index()].mask);
-                if self.cluster.view().gang_fits(&req, job.workers) {
-                    return Err(format!(
-                        "job {j} ({}) fits but a work-conserving scheduler left it pending",
-                        job.name
-                    ));
-                }
-            }
         }
         Ok(())
     }

@@ -96,6 +96,8 @@ struct JobRun {
     /// Until something is released the cluster only fills up, so it still
     /// cannot: later passes skip it in O(1).
     infeasible_at: Option<u64>,
+    /// Index in `Core::running` while running.
+    running_slot: u32,
 }
 
 /// Progress reported to an observer while the run goes on.
@@ -148,8 +150,12 @@ struct Core<'w> {
     jobs: Vec<JobRun>,
     /// Pending jobs in arrival order; compacted after each pass.
     pending: Vec<JobId>,
-    running: u32,
+    /// Running jobs, unordered; `JobRun::running_slot` is each one's index.
+    running: Vec<JobId>,
+    /// Jobs that reached a final state (finished or unschedulable).
     done: u64,
+    /// Jobs whose arrival was processed.
+    arrived: u64,
     now: SimTime,
     queue: EventQueue,
     /// A scheduling pass is already queued for this instant.
@@ -210,6 +216,7 @@ impl<'w> Simulation<'w> {
                     allocs: Vec::new(),
                     nodes_used: 0,
                     infeasible_at: None,
+                    running_slot: 0,
                 }
             })
             .collect();
@@ -222,8 +229,9 @@ impl<'w> Simulation<'w> {
                 pool_masks,
                 jobs,
                 pending: Vec::new(),
-                running: 0,
+                running: Vec::new(),
                 done: 0,
+                arrived: 0,
                 now: SimTime::ZERO,
                 queue: EventQueue::new(),
                 pass_queued_at: None,
@@ -319,6 +327,12 @@ impl<'w> Simulation<'w> {
                 break;
             }
         }
+        if self.config.check_invariants {
+            let (time, event) = (self.core.now, Event::Horizon);
+            self.core
+                .check_all_jobs()
+                .map_err(|what| EngineError::Invariant { time, event, what })?;
+        }
         let end_time = if horizon_reached {
             self.core.now
         } else {
@@ -330,7 +344,7 @@ impl<'w> Simulation<'w> {
     fn work_remains(&self) -> bool {
         self.next_arrival < self.core.workload.jobs.len()
             || !self.core.pending.is_empty()
-            || self.core.running > 0
+            || !self.core.running.is_empty()
     }
 
     /// Arrivals are pushed one at a time (the workload is sorted), which keeps
@@ -420,6 +434,7 @@ impl<'w> Core<'w> {
         let mask = self.jobs[id.index()].mask;
         let req = self.request(job, mask);
         let ever = job.workers > 0 && self.empty.view().gang_fits(&req, job.workers);
+        self.arrived += 1;
         let run = &mut self.jobs[id.index()];
         if ever {
             run.state = JobState::Pending;
@@ -442,7 +457,11 @@ impl<'w> Core<'w> {
         self.release_epoch += 1;
         run.state = JobState::Finished;
         run.end = Some(self.now);
-        self.running -= 1;
+        let slot = run.running_slot as usize;
+        self.running.swap_remove(slot);
+        if let Some(&moved) = self.running.get(slot) {
+            self.jobs[moved.index()].running_slot = slot as u32;
+        }
         self.done += 1;
         self.last_completion = self.now;
         self.queue_pass();
@@ -453,7 +472,7 @@ impl<'w> Core<'w> {
             time: self.now,
             gpu_milli_used: self.cluster.gpu_milli_used(),
             pending_jobs: self.pending.len() as u32,
-            running_jobs: self.running,
+            running_jobs: self.running.len() as u32,
             busy_nodes: self.cluster.busy_nodes(),
         }
     }
@@ -563,7 +582,8 @@ impl<'w> Core<'w> {
         run.start.get_or_insert(self.now);
         run.nodes_used = nodes.len() as u32;
         run.allocs = allocs;
-        self.running += 1;
+        run.running_slot = self.running.len() as u32;
+        self.running.push(id);
         self.queue.push(
             self.now + job.duration,
             Event::Completion {
