@@ -61,16 +61,8 @@ pub fn execute(
     let (workload, built) = scenario
         .build_workload()
         .with_context(|| format!("building the workload of {}", scenario.path.display()))?;
-    let f = &built.filters;
-    if show_progress && f.kept_jobs != f.input_jobs {
-        eprintln!(
-            "filters kept {} of {} jobs (window dropped {}, tenants {}, first_n {})",
-            f.kept_jobs,
-            f.input_jobs,
-            f.dropped_by_window,
-            f.dropped_by_tenant,
-            f.dropped_by_first_n
-        );
+    if show_progress {
+        print_import_notes(&built);
     }
     let bar = progress_bar(workload.jobs.len() as u64, show_progress);
     let sim = Simulation::new(
@@ -112,6 +104,29 @@ pub fn execute(
         report::summary_json(&info, &summary, Some(round3(wall))),
     )?;
     Ok((report::summary_table(&info, &summary, Some(wall)), summary))
+}
+
+/// Tells the user on stderr what the import skipped or assumed and what the
+/// filters dropped: nothing disappears silently.
+pub(crate) fn print_import_notes(built: &crate::scenario::WorkloadReport) {
+    if let Some(report) = &built.import {
+        if report.skipped_rows() > 0 {
+            eprintln!(
+                "import skipped {} of {} rows (lenient):",
+                report.skipped_rows(),
+                report.rows
+            );
+            for line in report.skipped_lines() {
+                eprintln!("{line}");
+            }
+        }
+        for note in &report.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    if let Some(line) = built.filters.describe() {
+        eprintln!("{line}");
+    }
 }
 
 fn round3(x: f64) -> f64 {

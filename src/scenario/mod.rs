@@ -16,7 +16,7 @@ use crate::engine::EngineConfig;
 use crate::policy::placement::PlacementKind;
 use crate::policy::scheduler::SchedulerKind;
 use crate::time::{Millis, SimTime, secs_to_millis};
-use crate::trace::{self, ImportOptions, TraceError, TraceFormat, WorkerShape};
+use crate::trace::{self, ImportOptions, ImportReport, TraceError, TraceFormat, WorkerShape};
 use crate::workload::Workload;
 use crate::workload::filter::{self, FilterSpec, FilterStats};
 use crate::workload::synthetic::{self, SyntheticSpec};
@@ -117,6 +117,8 @@ struct RawWorkload {
     #[serde(default)]
     memory_mib_per_gpu: u64,
     #[serde(default)]
+    lenient: bool,
+    #[serde(default)]
     synthetic: Option<SyntheticSpec>,
     #[serde(default)]
     filters: FilterSpec,
@@ -198,6 +200,8 @@ pub struct Scenario {
 pub struct WorkloadReport {
     /// Human description of the source, e.g. `philly trace scenarios/data/…`.
     pub source: String,
+    /// What the importer read, skipped and assumed (trace workloads only).
+    pub import: Option<ImportReport>,
     pub filters: FilterStats,
 }
 
@@ -254,30 +258,35 @@ impl Scenario {
 
     /// Imports or generates the workload and applies the filters.
     pub fn build_workload(&self) -> Result<(Workload, WorkloadReport), ScenarioError> {
-        let (workload, source) = match &self.workload {
-            WorkloadSource::Trace { path, format } => (
-                trace::read_trace(path, *format, &self.import)?,
-                format!("{} trace {}", format_name(*format), path.display()),
-            ),
+        let (workload, source, import) = match &self.workload {
+            WorkloadSource::Trace { path, format } => {
+                let imported = trace::read_trace(path, *format, &self.import)?;
+                (
+                    imported.workload,
+                    format!("{} trace {}", format.name(), path.display()),
+                    Some(imported.report),
+                )
+            }
             WorkloadSource::Synthetic(spec) => (
                 synthetic::generate(spec, self.seed, &self.import),
                 format!("synthetic ({} jobs, seed {})", spec.jobs, self.seed),
+                None,
             ),
         };
-        let (workload, filters) = filter::apply(workload, &self.filters);
-        Ok((workload, WorkloadReport { source, filters }))
+        let (workload, filters) = filter::apply(workload, &self.filters, self.seed);
+        Ok((
+            workload,
+            WorkloadReport {
+                source,
+                import,
+                filters,
+            },
+        ))
     }
 
     /// The run's output folder: `<output_dir>/<name>`.
     pub fn run_dir(&self) -> PathBuf {
         self.output_dir.join(&self.name)
-    }
-}
-
-fn format_name(f: TraceFormat) -> &'static str {
-    match f {
-        TraceFormat::Canonical => "canonical",
-        TraceFormat::Philly => "philly",
     }
 }
 
@@ -322,6 +331,7 @@ fn validate(
         node_gpus: raw.cluster.max_gpus_per_node(),
         cpu_milli_per_gpu: w.cpu_milli_per_gpu,
         memory_mib_per_gpu: w.memory_mib_per_gpu,
+        lenient: w.lenient,
     };
     let workload = match (w.trace, w.format, w.synthetic) {
         (Some(trace), Some(format), None) => {
@@ -334,7 +344,12 @@ fn validate(
         (Some(_), None, None) => {
             return Err(invalid(
                 "workload.format",
-                "a trace needs its format: one of \"canonical\", \"philly\"".into(),
+                format!(
+                    "a trace needs its format: one of {}",
+                    TraceFormat::ALL
+                        .map(|f| format!("{:?}", f.name()))
+                        .join(", ")
+                ),
             ));
         }
         (None, _, Some(spec)) => {

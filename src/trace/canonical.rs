@@ -42,9 +42,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use csv::ByteRecord;
-
-use super::TraceError;
+use super::{CsvTrace, ImportOptions, Imported, Row, TraceError};
 use crate::time::SimTime;
 use crate::workload::{GpuDemand, JobDraft, Workload};
 
@@ -86,23 +84,39 @@ mod col {
 /// Separator of the `gpu_models` list.
 const MODEL_SEPARATOR: char = '|';
 
-/// Reads a canonical job CSV file.
-pub fn read(path: &Path) -> Result<Workload, TraceError> {
+/// True when `header` is the canonical header (the version line precedes it).
+pub fn sniff(header: &[String]) -> bool {
+    header.iter().map(String::as_str).eq(HEADER)
+}
+
+/// Reads a canonical job CSV file, with the import report.
+pub fn import(path: &Path, opts: &ImportOptions) -> Result<Imported, TraceError> {
     let file = File::open(path).map_err(|source| TraceError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    read_from(file, path)
+    import_from(file, path, opts.lenient)
 }
 
-/// Reads canonical job CSV from `reader`; `path` only names the source in
-/// errors.
+/// Reads a canonical job CSV file (strict).
+pub fn read(path: &Path) -> Result<Workload, TraceError> {
+    import(path, &ImportOptions::default()).map(|i| i.workload)
+}
+
+/// Reads canonical job CSV from `reader` (strict); `path` only names the
+/// source in errors.
 pub fn read_from<R: Read>(reader: R, path: &Path) -> Result<Workload, TraceError> {
+    import_from(reader, path, false).map(|i| i.workload)
+}
+
+/// Reads canonical job CSV from `reader`, skipping and counting bad rows when
+/// `lenient`.
+pub fn import_from<R: Read>(reader: R, path: &Path, lenient: bool) -> Result<Imported, TraceError> {
     let mut buf = BufReader::new(reader);
 
-    // The version line is not CSV, so it is consumed here and the csv reader
-    // starts at line 2; its line numbers are therefore offset by one. Reading
-    // is capped so a file without newlines is not slurped whole.
+    // The version line is not CSV, so it is consumed here and the row loop
+    // starts at line 2. Reading is capped so a file without newlines is not
+    // slurped whole.
     let mut first = Vec::new();
     (&mut buf)
         .take(256)
@@ -128,48 +142,31 @@ pub fn read_from<R: Read>(reader: R, path: &Path) -> Result<Workload, TraceError
         });
     }
 
-    const OFFSET: u64 = 1;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(false)
-        .from_reader(buf);
-    let mut rec = ByteRecord::new();
-    if !rdr
-        .read_byte_record(&mut rec)
-        .map_err(|e| csv_error(e, path, OFFSET, 2))?
-    {
-        return Err(TraceError::Header {
-            path: path.to_path_buf(),
+    let mut t = CsvTrace::new(buf, path, lenient, 1);
+    t.expect_header(&HEADER).map_err(|e| match e {
+        TraceError::Empty { path, .. } => TraceError::Header {
+            path,
             line: 2,
             expected: HEADER.join(","),
             found: "nothing (the file ends after the version line)".into(),
-        });
-    }
-    let header_line = rec.position().map_or(2, |p| p.line() + OFFSET);
-    if rec.len() != HEADER.len() || rec.iter().zip(HEADER).any(|(f, h)| f != h.as_bytes()) {
-        let found: Vec<String> = rec
-            .iter()
-            .map(|f| String::from_utf8_lossy(f).into_owned())
-            .collect();
-        return Err(TraceError::Header {
-            path: path.to_path_buf(),
-            line: header_line,
-            expected: HEADER.join(","),
-            found: found.join(","),
-        });
-    }
-
+        },
+        e => e,
+    })?;
     let mut drafts = Vec::new();
-    let mut last_line = header_line;
-    while rdr
-        .read_byte_record(&mut rec)
-        .map_err(|e| csv_error(e, path, OFFSET, last_line + 1))?
-    {
-        let line = rec.position().map_or(last_line + 1, |p| p.line() + OFFSET);
-        last_line = line;
-        drafts.push(parse_row(&rec, path, line)?);
+    while let Some(row) = t.next_row()? {
+        let parsed = parse_row(&row);
+        match parsed {
+            Ok(d) => {
+                t.kept();
+                drafts.push(d);
+            }
+            Err(e) => t.reject(e)?,
+        }
     }
-    Ok(Workload::from_drafts(drafts))
+    Ok(Imported {
+        workload: Workload::from_drafts(drafts),
+        report: t.finish(),
+    })
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
@@ -177,54 +174,10 @@ fn trim_line_end(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Turns a csv error into a [`TraceError`]. `line_offset` is added to the csv
-/// reader's own line numbers (for readers that consumed lines before handing
-/// the stream to csv); `fallback_line` is used when csv reports no position.
-pub(crate) fn csv_error(
-    err: csv::Error,
-    path: &Path,
-    line_offset: u64,
-    fallback_line: u64,
-) -> TraceError {
-    let line = err
-        .position()
-        .map_or(fallback_line, |p| p.line() + line_offset);
-    if let csv::ErrorKind::UnequalLengths {
-        expected_len, len, ..
-    } = err.kind()
-    {
-        return TraceError::Csv {
-            path: path.to_path_buf(),
-            line,
-            message: format!("expected {expected_len} fields like the header, found {len}"),
-        };
-    }
-    let message = err.to_string();
-    match err.into_kind() {
-        csv::ErrorKind::Io(source) => TraceError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-        _ => TraceError::Csv {
-            path: path.to_path_buf(),
-            line,
-            message,
-        },
-    }
-}
-
-fn parse_row(rec: &ByteRecord, path: &Path, line: u64) -> Result<JobDraft, TraceError> {
-    // The reader is not flexible, so every row has exactly HEADER.len() fields.
-    let raw = |i: usize| rec.get(i).unwrap_or_default();
-    let bad = |i: usize, expected: &str| {
-        TraceError::field(
-            path,
-            line,
-            HEADER[i],
-            &String::from_utf8_lossy(raw(i)),
-            expected,
-        )
-    };
+fn parse_row(row: &Row<'_>) -> Result<JobDraft, TraceError> {
+    // The row loop guarantees exactly HEADER.len() fields.
+    let raw = |i: usize| row.raw(i);
+    let bad = |i: usize, expected: &str| row.bad(i, expected);
     let text = |i: usize| std::str::from_utf8(raw(i)).map_err(|_| bad(i, "UTF-8 text"));
     fn num<T: std::str::FromStr>(s: &str) -> Option<T> {
         // `FromStr` for integers accepts a leading `+`; the format never writes one.

@@ -4,11 +4,20 @@
 //! file, line, field, value and what was expected.
 
 pub mod canonical;
+pub mod helios;
+pub mod itp;
+pub mod openb;
+pub mod pai;
 pub mod philly;
+pub mod rows;
+
+pub use rows::{CsvTrace, ImportReport, Row, Skipped};
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use std::io::Read as _;
 
 use crate::workload::Workload;
 
@@ -21,6 +30,60 @@ pub enum TraceFormat {
     Canonical,
     /// Microsoft Philly as published with the Pollux artifact (see [`philly`]).
     Philly,
+    /// Alibaba GPU cluster 2023 pod lists, `openb_pod_list_*.csv` (see [`openb`]).
+    Openb,
+    /// Microsoft ITP clusters from the ElasticFlow artifact (see [`itp`]).
+    Itp,
+    /// Alibaba PAI 2020 job, task and instance tables (see [`pai`]).
+    Pai,
+    /// SenseTime Helios `cluster_log.csv` (see [`helios`]).
+    Helios,
+}
+
+impl TraceFormat {
+    /// Every format, in name order.
+    pub const ALL: [TraceFormat; 6] = [
+        TraceFormat::Canonical,
+        TraceFormat::Helios,
+        TraceFormat::Itp,
+        TraceFormat::Openb,
+        TraceFormat::Pai,
+        TraceFormat::Philly,
+    ];
+
+    /// The name used in scenarios and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            TraceFormat::Canonical => "canonical",
+            TraceFormat::Philly => "philly",
+            TraceFormat::Openb => "openb",
+            TraceFormat::Itp => "itp",
+            TraceFormat::Pai => "pai",
+            TraceFormat::Helios => "helios",
+        }
+    }
+}
+
+impl std::fmt::Display for TraceFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for TraceFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        TraceFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<&str> = TraceFormat::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown trace format {s:?}, expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
 }
 
 /// How a job asking for more GPUs than fit on one node becomes workers.
@@ -48,6 +111,9 @@ pub struct ImportOptions {
     pub cpu_milli_per_gpu: u32,
     /// Memory per requested GPU, in MiB, for traces without memory requests.
     pub memory_mib_per_gpu: u64,
+    /// Skip bad rows (counting them by reason in the [`ImportReport`]) instead
+    /// of stopping at the first one.
+    pub lenient: bool,
 }
 
 impl Default for ImportOptions {
@@ -57,6 +123,7 @@ impl Default for ImportOptions {
             node_gpus: 8,
             cpu_milli_per_gpu: 0,
             memory_mib_per_gpu: 0,
+            lenient: false,
         }
     }
 }
@@ -84,10 +151,12 @@ pub enum TraceError {
         expected: String,
         found: String,
     },
-    #[error("{}: line {line}, field `{field}`: got {value:?}, expected {expected}", path.display())]
+    #[error("{}: line {line}, column {column}, field `{field}`: got {value:?}, expected {expected}", path.display())]
     Field {
         path: PathBuf,
         line: u64,
+        /// 1-based CSV column.
+        column: u64,
         field: String,
         value: String,
         expected: String,
@@ -97,10 +166,11 @@ pub enum TraceError {
 }
 
 impl TraceError {
-    /// A bad field value.
+    /// A bad field value; `column` is 1-based.
     pub fn field(
         path: &Path,
         line: u64,
+        column: u64,
         field: &str,
         value: &str,
         expected: impl Into<String>,
@@ -108,6 +178,7 @@ impl TraceError {
         TraceError::Field {
             path: path.to_path_buf(),
             line,
+            column,
             field: field.to_string(),
             value: value.to_string(),
             expected: expected.into(),
@@ -115,14 +186,93 @@ impl TraceError {
     }
 }
 
+impl TraceError {
+    /// True for errors about one row, which lenient mode may skip.
+    pub fn is_row_error(&self) -> bool {
+        matches!(self, TraceError::Field { .. } | TraceError::Csv { .. })
+    }
+
+    /// The file line the error is about, if any.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            TraceError::Csv { line, .. }
+            | TraceError::Header { line, .. }
+            | TraceError::Field { line, .. } => Some(*line),
+            TraceError::Io { .. } | TraceError::Empty { .. } => None,
+        }
+    }
+
+    /// The error without its place, for counting skipped rows by reason.
+    pub fn reason(&self) -> String {
+        match self {
+            TraceError::Field {
+                field, expected, ..
+            } => format!("field `{field}`: expected {expected}"),
+            TraceError::Csv { message, .. } => format!("malformed CSV: {message}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A workload read from a trace, with the report of what the import kept,
+/// skipped and assumed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imported {
+    pub workload: Workload,
+    pub report: ImportReport,
+}
+
 /// Reads a trace file of the given format into a workload.
 pub fn read_trace(
     path: &Path,
     format: TraceFormat,
     opts: &ImportOptions,
-) -> Result<Workload, TraceError> {
+) -> Result<Imported, TraceError> {
     match format {
-        TraceFormat::Canonical => canonical::read(path),
-        TraceFormat::Philly => philly::read(path, opts),
+        TraceFormat::Canonical => canonical::import(path, opts),
+        TraceFormat::Philly => philly::import(path, opts),
+        TraceFormat::Openb => openb::import(path, opts),
+        TraceFormat::Itp => itp::import(path, opts),
+        TraceFormat::Pai => pai::import(path, opts),
+        TraceFormat::Helios => helios::import(path, opts),
     }
+}
+
+/// Guesses the format of a trace file from its first line. Returns `None`
+/// when no importer recognises it (or several do).
+pub fn detect_format(path: &Path) -> Result<Option<TraceFormat>, TraceError> {
+    use std::io::{BufRead, BufReader};
+    let io = |source| TraceError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    // PAI is read from a folder of tables.
+    if path.is_dir() {
+        return Ok(pai::sniff_dir(path).then_some(TraceFormat::Pai));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut first = String::new();
+    BufReader::new(file)
+        .take(4096)
+        .read_line(&mut first)
+        .map_err(io)?;
+    let first = first.trim_start_matches('\u{feff}').trim_end();
+    if first == canonical::VERSION_LINE {
+        return Ok(Some(TraceFormat::Canonical));
+    }
+    let header: Vec<String> = first.split(',').map(|h| h.trim().to_string()).collect();
+    let hits: Vec<TraceFormat> = [
+        (TraceFormat::Philly, philly::sniff(&header)),
+        (TraceFormat::Openb, openb::sniff(&header)),
+        (TraceFormat::Itp, itp::sniff(&header)),
+        (TraceFormat::Pai, pai::sniff(&header)),
+        (TraceFormat::Helios, helios::sniff(&header)),
+    ]
+    .into_iter()
+    .filter_map(|(f, hit)| hit.then_some(f))
+    .collect();
+    Ok(match hits.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    })
 }

@@ -17,14 +17,10 @@
 //! Jobs are named `philly-L<line>` after their 1-based file line. Jobs larger
 //! than one node become gangs according to [`split_gpus`].
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use csv::ByteRecord;
-
-use super::canonical::csv_error;
-use super::{ImportOptions, TraceError, WorkerShape};
+use super::{CsvTrace, ImportOptions, Imported, TraceError, WorkerShape};
 use crate::time::{MS_PER_SEC, SimTime, secs_to_millis};
 use crate::workload::{GpuDemand, JobDraft, Workload};
 
@@ -73,6 +69,18 @@ pub fn split_gpus(gpus: u32, opts: &ImportOptions) -> (u32, u32, bool) {
     }
 }
 
+/// True when `header` is the Philly header.
+pub fn sniff(header: &[String]) -> bool {
+    header.iter().map(String::as_str).eq(HEADER)
+}
+
+/// Reads a Philly trace file (times in ms since the earliest submission), with
+/// the import report.
+pub fn import(path: &Path, opts: &ImportOptions) -> Result<Imported, TraceError> {
+    let t = CsvTrace::open(path, opts.lenient)?;
+    import_rows(t, opts).map(|(imported, _)| imported)
+}
+
 /// Reads a Philly trace file into a workload (times in ms since the earliest
 /// submission).
 pub fn read(path: &Path, opts: &ImportOptions) -> Result<Workload, TraceError> {
@@ -93,11 +101,8 @@ pub fn read_with_stats(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<(Workload, PhillyStats), TraceError> {
-    let file = File::open(path).map_err(|source| TraceError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    read_with_stats_from(file, path, opts)
+    let t = CsvTrace::open(path, opts.lenient)?;
+    import_rows(t, opts).map(|(i, stats)| (i.workload, stats))
 }
 
 /// Like [`read_from`], also returning what the import had to round.
@@ -106,47 +111,37 @@ pub fn read_with_stats_from<R: Read>(
     path: &Path,
     opts: &ImportOptions,
 ) -> Result<(Workload, PhillyStats), TraceError> {
+    let t = CsvTrace::new(reader, path, opts.lenient, 0);
+    import_rows(t, opts).map(|(i, stats)| (i.workload, stats))
+}
+
+fn import_rows<R: Read>(
+    mut t: CsvTrace<R>,
+    opts: &ImportOptions,
+) -> Result<(Imported, PhillyStats), TraceError> {
+    let path = t.path().to_path_buf();
     if opts.node_gpus == 0 {
         // Every Philly job asks for GPUs; without GPU nodes none could ever run.
         return Err(TraceError::Empty {
-            path: path.to_path_buf(),
+            path,
             message: "cannot import GPU jobs: the cluster has no GPU nodes (node_gpus is 0)".into(),
         });
     }
-    // The csv reader buffers internally; one record is reused for every row so
-    // the hot loop allocates only the job name and tenant.
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(false)
-        .from_reader(reader);
-    let mut rec = ByteRecord::new();
-
-    if !rdr
-        .read_byte_record(&mut rec)
-        .map_err(|e| csv_error(e, path, 0, 1))?
-    {
-        return Err(TraceError::Empty {
-            path: path.to_path_buf(),
-            message: format!(
-                "the file is empty; expected the Philly header `{}`",
-                HEADER.join(",")
-            ),
-        });
-    }
-    let header_line = rec.position().map_or(1, |p| p.line());
-    check_header(&rec, path, header_line)?;
-
+    t.expect_header(&HEADER)?;
     let mut drafts: Vec<JobDraft> = Vec::new();
     let mut stamps: Vec<i64> = Vec::new();
     let mut stats = PhillyStats::default();
-    let mut last_line = header_line;
-    while rdr
-        .read_byte_record(&mut rec)
-        .map_err(|e| csv_error(e, path, 0, last_line + 1))?
-    {
-        let line = rec.position().map_or(last_line + 1, |p| p.line());
-        last_line = line;
-        let row = parse_row(&rec, path, line)?;
+    while let Some(rec) = t.next_row()? {
+        let line = rec.line;
+        let parsed = parse_row(&rec, &path, line);
+        let row = match parsed {
+            Ok(row) => row,
+            Err(e) => {
+                t.reject(e)?;
+                continue;
+            }
+        };
+        t.kept();
         let (workers, per_worker, rounded) = split_gpus(row.gpus, opts);
         if rounded {
             stats.rounded_up_jobs += 1;
@@ -174,7 +169,7 @@ pub fn read_with_stats_from<R: Read>(
 
     let Some(&origin) = stamps.iter().min() else {
         return Err(TraceError::Empty {
-            path: path.to_path_buf(),
+            path,
             message: "the file has a header but no job rows".into(),
         });
     };
@@ -183,35 +178,17 @@ pub fn read_with_stats_from<R: Read>(
         // difference is non-negative and fits easily.
         draft.submit = SimTime(stamp.abs_diff(origin));
     }
-    Ok((Workload::from_drafts(drafts), stats))
-}
-
-fn check_header(rec: &ByteRecord, path: &Path, line: u64) -> Result<(), TraceError> {
-    let mut fields = rec.iter().enumerate().map(|(i, f)| {
-        // A UTF-8 byte-order mark is tolerated before the first column name.
-        if i == 0 {
-            f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f)
-        } else {
-            f
-        }
-    });
-    let matches = rec.len() == HEADER.len()
-        && HEADER
-            .iter()
-            .all(|want| fields.next() == Some(want.as_bytes()));
-    if matches {
-        return Ok(());
+    if stats.rounded_up_jobs > 0 {
+        t.note(format!(
+            "{} jobs did not split evenly into {}-GPU workers and were rounded up, adding {} GPUs in total",
+            stats.rounded_up_jobs, opts.node_gpus, stats.added_gpus
+        ));
     }
-    let found: Vec<String> = rec
-        .iter()
-        .map(|f| String::from_utf8_lossy(f).into_owned())
-        .collect();
-    Err(TraceError::Header {
-        path: path.to_path_buf(),
-        line,
-        expected: HEADER.join(","),
-        found: found.join(","),
-    })
+    let imported = Imported {
+        workload: Workload::from_drafts(drafts),
+        report: t.finish(),
+    };
+    Ok((imported, stats))
 }
 
 /// One validated row, before submission times are made relative.
@@ -222,13 +199,14 @@ struct Row {
     tenant: String,
 }
 
-fn parse_row(rec: &ByteRecord, path: &Path, line: u64) -> Result<Row, TraceError> {
-    // The reader is not flexible, so every row has exactly HEADER.len() fields.
-    let field = |i: usize| rec.get(i).unwrap_or_default();
+fn parse_row(rec: &super::Row<'_>, path: &Path, line: u64) -> Result<Row, TraceError> {
+    // The row loop guarantees exactly HEADER.len() fields.
+    let field = |i: usize| rec.raw(i);
     let bad = |i: usize, expected: &str| {
         TraceError::field(
             path,
             line,
+            i as u64 + 1,
             HEADER[i],
             &String::from_utf8_lossy(field(i)),
             expected,
