@@ -4,6 +4,7 @@
 //! `main` prints.
 
 mod run;
+mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +21,9 @@ Examples:
   schedlab run                                   # the bundled quickstart scenario
   schedlab run scenarios/synthetic.toml --seed 7
   schedlab run --set policy.scheduler=fifo --set policy.placement=worst-fit
-  schedlab validate scenarios/quickstart.toml";
+  schedlab validate scenarios/quickstart.toml
+  schedlab trace inspect ../shared/traces/philly/philly.csv --plot results/philly
+  schedlab trace convert trace.csv --to canonical out.jobs.csv --load-factor 2";
 
 /// Simulate ML workloads on Kubernetes GPU clusters, deterministically.
 #[derive(Debug, Parser)]
@@ -39,6 +42,9 @@ pub enum Command {
   schedlab run --seed 3 --set workload.filters.load_factor=1.5
   schedlab run --set run.horizon_s=86400 --check-invariants")]
     Run(RunArgs),
+    /// Inspect and convert traces.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
     /// Check a scenario (and its workload) without running it.
     #[command(after_help = "Example:
   schedlab validate scenarios/quickstart.toml")]
@@ -83,6 +89,7 @@ pub fn main_entry() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate(args),
+        Command::Trace(cmd) => trace::run(cmd),
     }
 }
 

@@ -4,6 +4,9 @@
 //! Times are written as seconds with exactly three decimals, formatted from
 //! integer milliseconds: the text is exact and byte-stable.
 
+pub mod inspect;
+pub mod plot;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;

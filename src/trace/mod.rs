@@ -4,6 +4,7 @@
 //! file, line, field, value and what was expected.
 
 pub mod canonical;
+pub mod export;
 pub mod helios;
 pub mod itp;
 pub mod openb;

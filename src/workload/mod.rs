@@ -2,6 +2,7 @@
 //! where they came from (a trace importer or the synthetic generator).
 
 pub mod filter;
+pub mod stats;
 pub mod synthetic;
 
 use std::collections::BTreeMap;
