@@ -104,6 +104,7 @@ proptest! {
             sample_interval: 7_000,
             schedule_interval: periodic.map(|s| s * 1000),
             horizon: None,
+            ..EngineConfig::default()
         };
         let r = simulate(&w, &pools, s, p, cfg).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(r.outcomes.len(), w.jobs.len());

@@ -31,6 +31,13 @@ pub struct EngineConfig {
     pub schedule_interval: Option<Millis>,
     /// Check every invariant after every event (slow; for tests and debugging).
     pub check_invariants: bool,
+    /// Preempted jobs keep their progress up to the last multiple of this
+    /// much work (ms at full speed); 0 means no checkpoints, so a preemption
+    /// loses all progress.
+    pub checkpoint_interval: Millis,
+    /// Time a restarted job spends restoring before it makes progress again,
+    /// in ms (it holds its resources meanwhile).
+    pub restore_overhead: Millis,
 }
 
 impl Default for EngineConfig {
@@ -40,6 +47,8 @@ impl Default for EngineConfig {
             horizon: None,
             schedule_interval: None,
             check_invariants: false,
+            checkpoint_interval: 0,
+            restore_overhead: 0,
         }
     }
 }
@@ -98,6 +107,41 @@ struct JobRun {
     infeasible_at: Option<u64>,
     /// Index in `Core::running` while running.
     running_slot: u32,
+    /// Work kept so far (checkpointed), ms at full speed.
+    done_work: Millis,
+    /// Start of the current run and its restore overhead, ms.
+    run_start: SimTime,
+    run_overhead: Millis,
+    /// When the job last became pending (arrival or preemption).
+    queued_at: SimTime,
+    /// GPU time of earlier runs, milli-GPU·ms.
+    attained_prev: u128,
+    starts: u32,
+    preemptions: u32,
+    /// Work lost to preemptions, ms at full speed.
+    lost_work: Millis,
+}
+
+/// What a scheduler may know about a job's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobProgress {
+    pub state: JobState,
+    /// GPU time consumed so far, all runs including the current one, in
+    /// milli-GPU·ms (divide by 1e6 for GPU·seconds).
+    pub attained_gpu_milli_ms: u128,
+    /// Wall time run so far over all runs, ms.
+    pub attained_ms: Millis,
+    /// Work done at full speed, including the current run's progress, ms.
+    pub done_work: Millis,
+    /// Work left at full speed, ms.
+    pub remaining: Millis,
+    /// Start of the current run, if running.
+    pub run_start: Option<SimTime>,
+    /// When the job last became pending (arrival or preemption).
+    pub queued_at: SimTime,
+    /// First start, if it ever started.
+    pub first_start: Option<SimTime>,
+    pub preemptions: u32,
 }
 
 /// Progress reported to an observer while the run goes on.
@@ -163,6 +207,12 @@ struct Core<'w> {
     failed: Vec<FailedShape>,
     /// Counts releases of resources; see `JobRun::infeasible_at`.
     release_epoch: u64,
+    /// Jobs preempted during the current pass, merged into `pending` after it
+    /// (so the list a scheduler iterates does not shift under it).
+    requeued: Vec<JobId>,
+    in_pass: bool,
+    checkpoint_interval: Millis,
+    restore_overhead: Millis,
     fault: Option<EngineError>,
     /// ∫ allocated milli-GPUs dt, milli-GPU·ms.
     alloc_integral: u128,
@@ -217,6 +267,14 @@ impl<'w> Simulation<'w> {
                     nodes_used: 0,
                     infeasible_at: None,
                     running_slot: 0,
+                    done_work: 0,
+                    run_start: SimTime::ZERO,
+                    run_overhead: 0,
+                    queued_at: SimTime::ZERO,
+                    attained_prev: 0,
+                    starts: 0,
+                    preemptions: 0,
+                    lost_work: 0,
                 }
             })
             .collect();
@@ -237,6 +295,10 @@ impl<'w> Simulation<'w> {
                 pass_queued_at: None,
                 failed: Vec::new(),
                 release_epoch: 0,
+                requeued: Vec::new(),
+                in_pass: false,
+                checkpoint_interval: config.checkpoint_interval,
+                restore_overhead: config.restore_overhead,
                 fault: None,
                 alloc_integral: 0,
                 last_change: SimTime::ZERO,
@@ -389,6 +451,10 @@ impl<'w> Simulation<'w> {
                 start: r.start,
                 end: r.end,
                 nodes_used: r.nodes_used,
+                preemptions: r.preemptions,
+                restarts: r.starts.saturating_sub(1),
+                lost_gpu_milli_ms: u128::from(r.lost_work)
+                    * u128::from(core.workload.jobs[i].total_gpu_milli()),
             })
             .collect();
         RunResult {
@@ -438,6 +504,7 @@ impl<'w> Core<'w> {
         let run = &mut self.jobs[id.index()];
         if ever {
             run.state = JobState::Pending;
+            run.queued_at = self.now;
             self.pending.push(id);
             self.queue_pass();
         } else {
@@ -455,13 +522,12 @@ impl<'w> Core<'w> {
             self.cluster.release(&a);
         }
         self.release_epoch += 1;
+        run.attained_prev +=
+            u128::from(job_milli(self.workload, id)) * u128::from(self.now - run.run_start);
+        run.done_work = self.workload.job(id).duration;
         run.state = JobState::Finished;
         run.end = Some(self.now);
-        let slot = run.running_slot as usize;
-        self.running.swap_remove(slot);
-        if let Some(&moved) = self.running.get(slot) {
-            self.jobs[moved.index()].running_slot = slot as u32;
-        }
+        self.remove_running(id);
         self.done += 1;
         self.last_completion = self.now;
         self.queue_pass();
@@ -579,18 +645,118 @@ impl<'w> Core<'w> {
         let run = &mut self.jobs[id.index()];
         run.state = JobState::Running;
         run.attempt += 1;
+        run.starts += 1;
         run.start.get_or_insert(self.now);
         run.nodes_used = nodes.len() as u32;
         run.allocs = allocs;
         run.running_slot = self.running.len() as u32;
+        // A restart first restores its last checkpoint.
+        run.run_overhead = if run.starts > 1 {
+            self.restore_overhead
+        } else {
+            0
+        };
+        run.run_start = self.now;
         self.running.push(id);
+        let remaining = job.duration.saturating_sub(run.done_work);
         self.queue.push(
-            self.now + job.duration,
+            self.now + run.run_overhead + remaining,
             Event::Completion {
                 job: id,
                 attempt: run.attempt,
             },
         );
+    }
+}
+
+/// Milli-GPUs the whole gang of job `id` holds while running.
+fn job_milli(w: &Workload, id: JobId) -> u64 {
+    w.job(id).total_gpu_milli()
+}
+
+impl Core<'_> {
+    /// Puts a job back into the pending list at its arrival-order place (ids
+    /// follow submission order, so that is id order).
+    fn insert_pending(&mut self, id: JobId) {
+        let at = self.pending.partition_point(|&j| j < id);
+        self.pending.insert(at, id);
+    }
+
+    fn remove_running(&mut self, id: JobId) {
+        let slot = self.jobs[id.index()].running_slot as usize;
+        self.running.swap_remove(slot);
+        if let Some(&moved) = self.running.get(slot) {
+            self.jobs[moved.index()].running_slot = slot as u32;
+        }
+    }
+
+    /// Stops a running job: frees its resources, keeps its progress up to the
+    /// last checkpoint, and queues it again. Returns false if it was not
+    /// running.
+    pub(crate) fn preempt_job(&mut self, id: JobId) -> bool {
+        if self.jobs.get(id.index()).map(|r| r.state) != Some(JobState::Running) {
+            return false;
+        }
+        let duration = self.workload.job(id).duration;
+        let milli = job_milli(self.workload, id);
+        let run = &mut self.jobs[id.index()];
+        for a in run.allocs.drain(..) {
+            self.cluster.release(&a);
+        }
+        let ran = self.now - run.run_start;
+        let progress = (run.done_work + ran.saturating_sub(run.run_overhead)).min(duration);
+        let kept = match self.checkpoint_interval {
+            0 => 0,
+            c => progress / c * c,
+        };
+        run.lost_work += progress - kept;
+        run.done_work = kept;
+        run.attained_prev += u128::from(milli) * u128::from(ran);
+        run.preemptions += 1;
+        run.state = JobState::Pending;
+        run.queued_at = self.now;
+        run.infeasible_at = None;
+        self.remove_running(id);
+        // Resources came free: earlier "does not fit" answers no longer hold.
+        self.release_epoch += 1;
+        self.failed.clear();
+        if self.in_pass {
+            self.requeued.push(id);
+        } else {
+            self.insert_pending(id);
+            self.queue_pass();
+        }
+        true
+    }
+
+    /// The progress of a job as of now.
+    fn progress_of(&self, id: JobId) -> JobProgress {
+        let r = &self.jobs[id.index()];
+        let job = self.workload.job(id);
+        let (cur_ms, cur_work) = if r.state == JobState::Running {
+            let ran = self.now - r.run_start;
+            (ran, ran.saturating_sub(r.run_overhead))
+        } else {
+            (0, 0)
+        };
+        let done = (r.done_work + cur_work).min(job.duration);
+        let milli = u128::from(job.total_gpu_milli());
+        let attained_prev_ms = if milli == 0 {
+            0
+        } else {
+            (r.attained_prev / milli) as Millis
+        };
+        JobProgress {
+            state: r.state,
+            attained_gpu_milli_ms: r.attained_prev + milli * u128::from(cur_ms),
+            attained_ms: attained_prev_ms + cur_ms,
+            done_work: done,
+            remaining: job.duration - done,
+            run_start: (r.state == JobState::Running).then_some(r.run_start),
+            queued_at: r.queued_at,
+            first_start: r.start,
+            preemptions: r.preemptions,
+        }
     }
 }
 
@@ -624,6 +790,60 @@ impl SchedulingPass for Core<'_> {
 
     fn cluster(&self) -> ClusterView<'_> {
         self.cluster.view()
+    }
+
+    fn running(&self) -> &[JobId] {
+        &self.running
+    }
+
+    fn progress(&self, job: JobId) -> JobProgress {
+        self.progress_of(job)
+    }
+
+    fn allocations(&self, job: JobId) -> &[WorkerAlloc] {
+        &self.jobs[job.index()].allocs
+    }
+
+    fn preempt(&mut self, job: JobId) -> bool {
+        self.preempt_job(job)
+    }
+
+    fn fits_now(&self, job: JobId) -> bool {
+        let j = self.workload.job(job);
+        let req = self.request(j, self.jobs[job.index()].mask);
+        self.cluster.view().gang_fits(&req, j.workers)
+    }
+
+    fn fits_if_preempted(&mut self, job: JobId, victims: &[JobId]) -> bool {
+        // Release the victims' allocations, test, and put them back: the
+        // ledger ends exactly as it began.
+        let mut released = Vec::new();
+        for &v in victims {
+            if self.jobs.get(v.index()).map(|r| r.state) == Some(JobState::Running)
+                && !released.contains(&v)
+            {
+                for a in &self.jobs[v.index()].allocs {
+                    self.cluster.release(a);
+                }
+                released.push(v);
+            }
+        }
+        let fits = self.fits_now(job);
+        for &v in &released {
+            let j = self.workload.job(v);
+            let req = WorkerRequest {
+                gpu: j.gpu,
+                cpu_milli: j.cpu_milli,
+                memory_mib: j.memory_mib,
+                allowed_pools: &self.pool_masks[self.jobs[v.index()].mask as usize],
+            };
+            for a in &self.jobs[v.index()].allocs {
+                self.cluster
+                    .allocate(a, &req)
+                    .expect("re-allocating what was just released cannot fail");
+            }
+        }
+        fits
     }
 
     fn try_start(&mut self, job: JobId) -> StartOutcome {

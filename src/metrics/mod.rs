@@ -46,8 +46,16 @@ pub struct JobOutcome {
     pub start: Option<SimTime>,
     /// When the job finished, if it did.
     pub end: Option<SimTime>,
-    /// Distinct nodes the job's workers ran on (0 if it never ran).
+    /// Distinct nodes the job's workers ran on in its last run (0 if it
+    /// never ran).
     pub nodes_used: u32,
+    /// Times the job was preempted (or killed) while running.
+    pub preemptions: u32,
+    /// Times it started again after that.
+    pub restarts: u32,
+    /// Work lost to preemptions (progress after the last checkpoint) times the
+    /// job's GPUs, in milli-GPU·ms.
+    pub lost_gpu_milli_ms: u128,
 }
 
 /// One timeline sample, taken after the scheduling pass of its instant.
@@ -144,6 +152,10 @@ pub struct Summary {
     pub makespan_s: f64,
     /// Time-weighted mean of allocated GPUs over the makespan, % of capacity.
     pub mean_gpu_allocation_pct: f64,
+    /// Preemptions over all jobs.
+    pub preemptions: u64,
+    /// GPU-hours of work lost to preemptions.
+    pub lost_gpu_hours: f64,
     /// Events processed.
     pub events: u64,
 }
@@ -159,7 +171,11 @@ impl Summary {
         let mut wait = Vec::new();
         let mut slowdown = Vec::new();
         let mut first_submit: Option<SimTime> = None;
+        let mut preemptions = 0u64;
+        let mut lost: u128 = 0;
         for o in &run.outcomes {
+            preemptions += u64::from(o.preemptions);
+            lost += o.lost_gpu_milli_ms;
             let job = workload.job(o.job);
             match o.status {
                 JobStatus::Finished => counts.finished += 1,
@@ -194,6 +210,9 @@ impl Summary {
             slowdown: Stats::from_millis(&mut slowdown),
             makespan_s: span as f64 / MS_PER_SEC as f64,
             mean_gpu_allocation_pct: round3(mean_alloc),
+            preemptions,
+            // milli-GPU·ms → GPU-hours.
+            lost_gpu_hours: round3(lost as f64 / 1000.0 / 3_600_000.0),
             events: run.events,
         }
     }

@@ -18,7 +18,7 @@ use crate::time::{FmtSecs, SimTime};
 use crate::workload::Workload;
 
 /// Header of `jobs.csv`; see the README for units.
-pub const JOBS_HEADER: &str = "id,name,tenant,submit_s,start_s,end_s,wait_s,jct_s,slowdown,duration_s,workers,gpus,nodes_used,status";
+pub const JOBS_HEADER: &str = "id,name,tenant,submit_s,start_s,end_s,wait_s,jct_s,slowdown,duration_s,workers,gpus,nodes_used,preemptions,restarts,lost_gpu_s,status";
 
 /// Header of `timeline.csv`; see the README for units.
 pub const TIMELINE_HEADER: &str =
@@ -54,12 +54,17 @@ pub fn jobs_csv(workload: &Workload, run: &RunResult) -> Vec<u8> {
         secs(&mut out, jct.map(|c| c * 1_000 / job.duration.max(1)));
         secs(&mut out, Some(job.duration));
         // Total GPUs of the gang; fractional shares keep three decimals.
+        // milli-GPU·ms / 1000 = GPU·ms, printed as GPU·s with three decimals.
+        let lost_gpu_ms = o.lost_gpu_milli_ms / 1_000;
         writeln!(
             out,
-            "{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             job.workers,
             FmtSecs(job.total_gpu_milli()),
             o.nodes_used,
+            o.preemptions,
+            o.restarts,
+            FmtSecs(u64::try_from(lost_gpu_ms).unwrap_or(u64::MAX)),
             o.status.as_str()
         )
         .expect("writing to memory cannot fail");

@@ -101,6 +101,20 @@ struct RawScenario {
     policy: RawPolicy,
     #[serde(default)]
     run: RawRun,
+    #[serde(default)]
+    preemption: RawPreemption,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreemption {
+    /// Progress is kept up to the last multiple of this much work, seconds;
+    /// 0 (the default) keeps nothing.
+    #[serde(default)]
+    checkpoint_interval_s: f64,
+    /// Restore time of a restarted job, seconds.
+    #[serde(default)]
+    restore_overhead_s: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -398,6 +412,16 @@ fn validate(
             .map(|s| secs("policy.schedule_interval_s", s, true))
             .transpose()?,
         check_invariants: raw.run.check_invariants,
+        checkpoint_interval: secs(
+            "preemption.checkpoint_interval_s",
+            raw.preemption.checkpoint_interval_s,
+            false,
+        )?,
+        restore_overhead: secs(
+            "preemption.restore_overhead_s",
+            raw.preemption.restore_overhead_s,
+            false,
+        )?,
     };
     Ok(Scenario {
         path: path.to_path_buf(),

@@ -11,7 +11,8 @@ pub use sjf::Sjf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::ClusterView;
+use crate::cluster::{ClusterView, WorkerAlloc};
+use crate::engine::JobProgress;
 use crate::ids::JobId;
 use crate::time::SimTime;
 use crate::workload::{Job, Workload};
@@ -43,6 +44,24 @@ pub trait SchedulingPass {
     /// Places every worker of the job with the scenario's placement policy and
     /// starts it, or changes nothing.
     fn try_start(&mut self, job: JobId) -> StartOutcome;
+
+    /// Running jobs, in no particular order (it changes as jobs start and
+    /// stop; copy it before starting or preempting).
+    fn running(&self) -> &[JobId];
+    /// A job's progress as of now.
+    fn progress(&self, job: JobId) -> JobProgress;
+    /// Where a running job's workers are (empty when not running).
+    fn allocations(&self, job: JobId) -> &[WorkerAlloc];
+    /// Stops a running job; it keeps its progress up to the last checkpoint and
+    /// waits again (it is not in [`SchedulingPass::pending`] until the pass
+    /// ends, but [`SchedulingPass::try_start`] may restart it). Returns false
+    /// if it was not running.
+    fn preempt(&mut self, job: JobId) -> bool;
+    /// Would the job's whole gang fit now?
+    fn fits_now(&self, job: JobId) -> bool;
+    /// Would the job's whole gang fit if these running jobs were preempted?
+    /// Changes nothing.
+    fn fits_if_preempted(&mut self, job: JobId, victims: &[JobId]) -> bool;
 
     /// Shorthand for `workload().job(id)`.
     fn job(&self, id: JobId) -> &Job {
