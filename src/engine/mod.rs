@@ -116,6 +116,8 @@ struct JobRun {
     queued_at: SimTime,
     /// GPU time of earlier runs, milli-GPU·ms.
     attained_prev: u128,
+    /// Wall time of earlier runs, ms.
+    ran_prev: Millis,
     starts: u32,
     preemptions: u32,
     /// Work lost to preemptions, ms at full speed.
@@ -272,6 +274,7 @@ impl<'w> Simulation<'w> {
                     run_overhead: 0,
                     queued_at: SimTime::ZERO,
                     attained_prev: 0,
+                    ran_prev: 0,
                     starts: 0,
                     preemptions: 0,
                     lost_work: 0,
@@ -524,6 +527,7 @@ impl<'w> Core<'w> {
         self.release_epoch += 1;
         run.attained_prev +=
             u128::from(job_milli(self.workload, id)) * u128::from(self.now - run.run_start);
+        run.ran_prev += self.now - run.run_start;
         run.done_work = self.workload.job(id).duration;
         run.state = JobState::Finished;
         run.end = Some(self.now);
@@ -712,6 +716,7 @@ impl Core<'_> {
         run.lost_work += progress - kept;
         run.done_work = kept;
         run.attained_prev += u128::from(milli) * u128::from(ran);
+        run.ran_prev += ran;
         run.preemptions += 1;
         run.state = JobState::Pending;
         run.queued_at = self.now;
@@ -741,15 +746,10 @@ impl Core<'_> {
         };
         let done = (r.done_work + cur_work).min(job.duration);
         let milli = u128::from(job.total_gpu_milli());
-        let attained_prev_ms = if milli == 0 {
-            0
-        } else {
-            (r.attained_prev / milli) as Millis
-        };
         JobProgress {
             state: r.state,
             attained_gpu_milli_ms: r.attained_prev + milli * u128::from(cur_ms),
-            attained_ms: attained_prev_ms + cur_ms,
+            attained_ms: r.ran_prev + cur_ms,
             done_work: done,
             remaining: job.duration - done,
             run_start: (r.state == JobState::Running).then_some(r.run_start),
