@@ -192,8 +192,9 @@ impl Summary {
             if let Some(end) = o.end {
                 let c = end - job.submit;
                 jct.push(c);
-                // Slowdown in thousandths, kept integral so sorting is exact.
-                slowdown.push(c * 1_000 / job.duration.max(1));
+                // Slowdown in thousandths, kept integral so sorting is exact;
+                // a zero-length job that never waited has slowdown 1.
+                slowdown.push(c.max(1) * 1_000 / job.duration.max(1));
             }
         }
         let start = first_submit.unwrap_or(SimTime::ZERO);

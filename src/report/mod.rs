@@ -51,7 +51,10 @@ pub fn jobs_csv(workload: &Workload, run: &RunResult) -> Vec<u8> {
         secs(&mut out, wait);
         secs(&mut out, jct);
         // Slowdown = JCT / duration, with three decimals.
-        secs(&mut out, jct.map(|c| c * 1_000 / job.duration.max(1)));
+        secs(
+            &mut out,
+            jct.map(|c| c.max(1) * 1_000 / job.duration.max(1)),
+        );
         secs(&mut out, Some(job.duration));
         // Total GPUs of the gang; fractional shares keep three decimals.
         // milli-GPU·ms / 1000 = GPU·ms, printed as GPU·s with three decimals.

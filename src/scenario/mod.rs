@@ -96,7 +96,7 @@ struct RawScenario {
     description: String,
     #[serde(default)]
     seed: u64,
-    cluster: ClusterSpec,
+    cluster: RawCluster,
     workload: RawWorkload,
     policy: RawPolicy,
     #[serde(default)]
@@ -115,6 +115,28 @@ struct RawPreemption {
     /// Restore time of a restarted job, seconds.
     #[serde(default)]
     restore_overhead_s: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    #[serde(default)]
+    pools: Vec<crate::cluster::PoolSpec>,
+    /// A published node list to build pools from, relative to the scenario.
+    #[serde(default)]
+    nodes_file: Option<PathBuf>,
+    #[serde(default)]
+    nodes_format: Option<NodeListFormat>,
+}
+
+/// Node-list formats a cluster can be built from (`cluster.nodes_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NodeListFormat {
+    /// Alibaba openb `openb_node_list_*.csv`.
+    Openb,
+    /// Alibaba PAI 2020 `pai_machine_spec.csv`.
+    Pai,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,7 +346,33 @@ fn validate(
             format!("expected a plain run name (no slashes), got {:?}", raw.name),
         ));
     }
-    raw.cluster.validate().map_err(|m| {
+    let mut pools = Vec::new();
+    match (&raw.cluster.nodes_file, raw.cluster.nodes_format) {
+        (Some(file), Some(format)) => {
+            let file = path.parent().unwrap_or(Path::new("")).join(file);
+            let (imported, _) = match format {
+                NodeListFormat::Openb => trace::openb::read_nodes(&file)?,
+                NodeListFormat::Pai => trace::pai::read_machines(&file)?,
+            };
+            pools.extend(imported);
+        }
+        (Some(_), None) => {
+            return Err(invalid(
+                "cluster.nodes_format",
+                "a node list needs its format: \"openb\" or \"pai\"".into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "cluster.nodes_file",
+                "`nodes_format` is set but no `nodes_file`".into(),
+            ));
+        }
+        (None, None) => {}
+    }
+    pools.extend(raw.cluster.pools);
+    let cluster = ClusterSpec { pools };
+    cluster.validate().map_err(|m| {
         // The message starts with the field path; point at it.
         let field = m
             .split(':')
@@ -336,13 +384,13 @@ fn validate(
             .to_string();
         invalid(&field, m)
     })?;
-    if raw.cluster.total_gpus() == 0 && raw.cluster.total_nodes() == 0 {
+    if cluster.total_gpus() == 0 && cluster.total_nodes() == 0 {
         return Err(invalid("cluster.pools", "the cluster has no nodes".into()));
     }
     let w = raw.workload;
     let import = ImportOptions {
         worker_shape: w.worker_shape,
-        node_gpus: raw.cluster.max_gpus_per_node(),
+        node_gpus: cluster.max_gpus_per_node(),
         cpu_milli_per_gpu: w.cpu_milli_per_gpu,
         memory_mib_per_gpu: w.memory_mib_per_gpu,
         lenient: w.lenient,
@@ -428,7 +476,7 @@ fn validate(
         name: raw.name,
         description: raw.description,
         seed: raw.seed,
-        cluster: raw.cluster,
+        cluster,
         workload,
         import,
         filters: w.filters,
@@ -439,19 +487,35 @@ fn validate(
     })
 }
 
-/// Sets `key` (dotted, tables only) in `table`, creating missing tables.
+/// Sets `key` in `table`. Segments are table keys, creating missing tables,
+/// or array indices (`cluster.pools.0.nodes`).
 fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().expect("split yields at least one part");
-    let mut t = table;
-    for (i, p) in parts.iter().enumerate() {
-        let entry = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        t = entry
-            .as_table_mut()
-            .ok_or_else(|| format!("`{}` is not a table", parts[..=i].join(".")))?;
+    let parts: Vec<&str> = key.split('.').collect();
+    let mut cur: &mut toml::Value = table
+        .entry(parts[0].to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if parts.len() == 1 {
+        *cur = value;
+        return Ok(());
     }
-    t.insert(last.to_string(), value);
+    for (i, p) in parts.iter().enumerate().skip(1) {
+        let at = parts[..i].join(".");
+        cur = match cur {
+            toml::Value::Table(t) => t
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            toml::Value::Array(items) => {
+                let n = items.len();
+                let idx: usize = p
+                    .parse()
+                    .map_err(|_| format!("`{at}` is a list: expected an index, got {p:?}"))?;
+                items
+                    .get_mut(idx)
+                    .ok_or_else(|| format!("`{at}` has {n} entries, no index {idx}"))?
+            }
+            _ => return Err(format!("`{at}` is neither a table nor a list")),
+        };
+    }
+    *cur = value;
     Ok(())
 }
