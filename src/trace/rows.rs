@@ -80,9 +80,15 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    /// Raw bytes of column `i` (0-based); empty if absent.
+    /// Raw bytes of column `i` (0-based); empty if absent. The CR of a CRLF
+    /// line end is not part of the last field.
     pub fn raw(&self, i: usize) -> &'a [u8] {
-        self.rec.get(i).unwrap_or_default()
+        let f = self.rec.get(i).unwrap_or_default();
+        if i + 1 == self.rec.len() {
+            f.strip_suffix(b"\r").unwrap_or(f)
+        } else {
+            f
+        }
     }
 
     /// Column `i` as UTF-8 text, trimmed of surrounding spaces.
@@ -159,10 +165,13 @@ impl<R: Read> CsvTrace<R> {
     pub fn new(reader: R, path: &Path, lenient: bool, line_offset: u64) -> Self {
         CsvTrace {
             // Flexible: a row with the wrong number of fields becomes a
-            // skippable row error here rather than a fatal csv error.
+            // skippable row error here rather than a fatal csv error. Records
+            // end at LF only, so CRLF files keep exact line numbers; the CR is
+            // dropped from the last field by `Row::raw`.
             rdr: csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
+                .terminator(csv::Terminator::Any(b'\n'))
                 .buffer_capacity(1 << 16)
                 .from_reader(reader),
             rec: ByteRecord::new(),
@@ -233,6 +242,12 @@ impl<R: Read> CsvTrace<R> {
         Ok(())
     }
 
+    /// Sets the column names of a file published without a header row; the
+    /// first line is then data.
+    pub fn set_header(&mut self, header: &[&str]) {
+        self.header = header.iter().map(|h| h.to_string()).collect();
+    }
+
     /// The header read by [`CsvTrace::read_header`].
     pub fn header(&self) -> &[String] {
         &self.header
@@ -271,6 +286,11 @@ impl<R: Read> CsvTrace<R> {
         loop {
             if !self.read_record()? {
                 return Ok(None);
+            }
+            // A blank CRLF line is one field holding the CR: skip it like
+            // the blank LF lines the csv reader already skips.
+            if self.rec.len() == 1 && self.rec.get(0) == Some(b"\r".as_slice()) {
+                continue;
             }
             self.report.rows += 1;
             if self.rec.len() != self.header.len() {
@@ -325,5 +345,68 @@ impl<R: Read> CsvTrace<R> {
     /// Ends the import and returns its report.
     pub fn finish(self) -> ImportReport {
         self.report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str, lenient: bool) -> (Vec<(u64, String)>, Result<ImportReport, TraceError>) {
+        let mut t = CsvTrace::new(text.as_bytes(), Path::new("t.csv"), lenient, 0);
+        let mut got = Vec::new();
+        let res = (|| {
+            t.expect_header(&["a", "b"])?;
+            while let Some(row) = t.next_row()? {
+                let parsed = row.parse::<u32>(1, "a number");
+                let line = row.line;
+                match parsed {
+                    Ok(v) => {
+                        got.push((line, v.to_string()));
+                        t.kept();
+                    }
+                    Err(e) => t.reject(e)?,
+                }
+            }
+            Ok(())
+        })();
+        (got, res.map(|()| t.finish()))
+    }
+
+    #[test]
+    fn crlf_files_keep_exact_line_numbers() {
+        let text = "a,b\r\nx,1\r\n\r\ny,2\r\nz,bad\r\n";
+        let (got, res) = rows(text, false);
+        assert_eq!(got, [(2, "1".to_string()), (4, "2".to_string())]);
+        let err = res.unwrap_err().to_string();
+        assert!(err.contains("line 5, column 2, field `b`"), "{err}");
+    }
+
+    #[test]
+    fn lenient_counts_skipped_rows_by_reason() {
+        let text = "a,b\nx,1\ny,bad\nz\nw,worse\nv,3\n";
+        let (got, res) = rows(text, true);
+        assert_eq!(got.len(), 2);
+        let report = res.unwrap();
+        assert_eq!(
+            (report.rows, report.kept_rows, report.skipped_rows()),
+            (5, 2, 3)
+        );
+        let by_reason: Vec<(&str, u64, u64)> = report
+            .skipped
+            .iter()
+            .map(|(r, s)| (r.as_str(), s.count, s.first_line))
+            .collect();
+        assert_eq!(
+            by_reason,
+            [
+                ("field `b`: expected a number", 2, 3),
+                (
+                    "malformed CSV: expected 2 fields like the header, found 1",
+                    1,
+                    4
+                )
+            ]
+        );
     }
 }
