@@ -68,8 +68,8 @@ pub fn execute(
     let sim = Simulation::new(
         &workload,
         &scenario.cluster.pools,
-        scenario.scheduler.build(),
-        scenario.placement.build(),
+        scenario.build_scheduler()?,
+        scenario.build_placement(&workload)?,
         scenario.engine.clone(),
     );
     let result = sim

@@ -59,6 +59,9 @@ pub struct Node {
     mem_used: u64,
     /// Workers currently on the node.
     workers: u32,
+    /// Rack (switch) of the node; every node is its own rack without a
+    /// topology.
+    rack: u32,
 }
 
 impl Node {
@@ -74,7 +77,13 @@ impl Node {
             mem_cap: spec.memory_mib,
             mem_used: 0,
             workers: 0,
+            rack: id.0,
         }
+    }
+
+    /// The node's rack (switch); nodes of one rack share it.
+    pub fn rack(&self) -> u32 {
+        self.rack
     }
 
     /// GPUs on the node.
@@ -259,6 +268,25 @@ impl Cluster {
         }
     }
 
+    /// Groups consecutive nodes of each pool into racks of `nodes_per_rack`.
+    pub fn set_racks(&mut self, nodes_per_rack: u32) {
+        let per = nodes_per_rack.max(1);
+        let mut rack = 0;
+        let mut in_rack = 0;
+        let mut pool = None;
+        for n in &mut self.nodes {
+            if pool != Some(n.pool) || in_rack == per {
+                if pool.is_some() {
+                    rack += 1;
+                }
+                pool = Some(n.pool);
+                in_rack = 0;
+            }
+            n.rack = rack;
+            in_rack += 1;
+        }
+    }
+
     /// A read-only view for policies.
     pub fn view(&self) -> ClusterView<'_> {
         ClusterView { cluster: self }
@@ -425,6 +453,9 @@ impl Cluster {
         allocs: impl IntoIterator<Item = &'a WorkerAlloc>,
     ) -> Result<(), String> {
         let mut fresh = Cluster::new(&self.pools);
+        for (f, n) in fresh.nodes.iter_mut().zip(&self.nodes) {
+            f.rack = n.rack;
+        }
         for a in allocs {
             let node = fresh
                 .nodes

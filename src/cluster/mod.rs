@@ -47,6 +47,22 @@ fn default_memory_mib() -> u64 {
     786_432
 }
 
+/// Rack topology: consecutive nodes of a pool share a rack (switch).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Nodes per rack; racks never span pools.
+    pub nodes_per_rack: u32,
+    /// Duration multiplier (≥ 1) for a gang whose workers span more than one
+    /// rack, e.g. 1.2 = 20% slower over the inter-rack network.
+    #[serde(default = "one")]
+    pub cross_rack_slowdown: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
 /// The cluster a scenario simulates.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

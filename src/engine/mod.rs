@@ -20,7 +20,7 @@ use crate::time::{Millis, SimTime};
 use crate::workload::{GpuDemand, Job, Workload};
 
 /// Engine settings, from the scenario's `[run]` and `[policy]` tables.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineConfig {
     /// Timeline sampling interval, in ms (0: no timeline).
     pub sample_interval: Millis,
@@ -38,6 +38,8 @@ pub struct EngineConfig {
     /// Time a restarted job spends restoring before it makes progress again,
     /// in ms (it holds its resources meanwhile).
     pub restore_overhead: Millis,
+    /// Racks, and the slowdown of gangs that span several.
+    pub topology: Option<crate::cluster::Topology>,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +51,7 @@ impl Default for EngineConfig {
             check_invariants: false,
             checkpoint_interval: 0,
             restore_overhead: 0,
+            topology: None,
         }
     }
 }
@@ -112,6 +115,8 @@ struct JobRun {
     /// Start of the current run and its restore overhead, ms.
     run_start: SimTime,
     run_overhead: Millis,
+    /// Slowdown of the current run in thousandths (1000 = full speed).
+    run_slowdown: u64,
     /// When the job last became pending (arrival or preemption).
     queued_at: SimTime,
     /// GPU time of earlier runs, milli-GPU·ms.
@@ -214,6 +219,8 @@ struct Core<'w> {
     requeued: Vec<JobId>,
     in_pass: bool,
     checkpoint_interval: Millis,
+    /// Slowdown of gangs spanning racks, thousandths (1000 = none).
+    cross_rack_milli: u64,
     restore_overhead: Millis,
     fault: Option<EngineError>,
     /// ∫ allocated milli-GPUs dt, milli-GPU·ms.
@@ -241,7 +248,14 @@ impl<'w> Simulation<'w> {
         placement: Box<dyn Placement>,
         config: EngineConfig,
     ) -> Simulation<'w> {
-        let cluster = Cluster::new(pools);
+        let mut cluster = Cluster::new(pools);
+        if let Some(t) = &config.topology {
+            cluster.set_racks(t.nodes_per_rack);
+        }
+        // Slowdown in thousandths, so run lengths stay integral.
+        let cross_rack_milli = config.topology.map_or(1000, |t| {
+            (t.cross_rack_slowdown.max(1.0) * 1000.0).round() as u64
+        });
         // Intern allowed-model lists into pool masks; a BTreeMap keeps the
         // numbering independent of hashing.
         let mut masks: BTreeMap<&[String], u32> = BTreeMap::new();
@@ -272,6 +286,7 @@ impl<'w> Simulation<'w> {
                     done_work: 0,
                     run_start: SimTime::ZERO,
                     run_overhead: 0,
+                    run_slowdown: 1000,
                     queued_at: SimTime::ZERO,
                     attained_prev: 0,
                     ran_prev: 0,
@@ -301,6 +316,7 @@ impl<'w> Simulation<'w> {
                 requeued: Vec::new(),
                 in_pass: false,
                 checkpoint_interval: config.checkpoint_interval,
+                cross_rack_milli,
                 restore_overhead: config.restore_overhead,
                 fault: None,
                 alloc_integral: 0,
@@ -646,6 +662,14 @@ impl<'w> Core<'w> {
         let mut nodes: Vec<NodeId> = allocs.iter().map(|a| a.node).collect();
         nodes.sort_unstable();
         nodes.dedup();
+        let view = self.cluster.view();
+        let first_rack = view.node(nodes[0]).rack();
+        let spans_racks = nodes.iter().any(|&n| view.node(n).rack() != first_rack);
+        let slowdown = if spans_racks {
+            self.cross_rack_milli
+        } else {
+            1000
+        };
         let run = &mut self.jobs[id.index()];
         run.state = JobState::Running;
         run.attempt += 1;
@@ -661,8 +685,10 @@ impl<'w> Core<'w> {
             0
         };
         run.run_start = self.now;
+        run.run_slowdown = slowdown;
         self.running.push(id);
-        let remaining = job.duration.saturating_sub(run.done_work);
+        // Wall time of the remaining work at this run's speed, rounded up.
+        let remaining = (job.duration.saturating_sub(run.done_work) * slowdown).div_ceil(1000);
         self.queue.push(
             self.now + run.run_overhead + remaining,
             Event::Completion {
@@ -708,7 +734,9 @@ impl Core<'_> {
             self.cluster.release(&a);
         }
         let ran = self.now - run.run_start;
-        let progress = (run.done_work + ran.saturating_sub(run.run_overhead)).min(duration);
+        let progress = (run.done_work
+            + ran.saturating_sub(run.run_overhead) * 1000 / run.run_slowdown)
+            .min(duration);
         let kept = match self.checkpoint_interval {
             0 => 0,
             c => progress / c * c,
@@ -740,7 +768,10 @@ impl Core<'_> {
         let job = self.workload.job(id);
         let (cur_ms, cur_work) = if r.state == JobState::Running {
             let ran = self.now - r.run_start;
-            (ran, ran.saturating_sub(r.run_overhead))
+            (
+                ran,
+                ran.saturating_sub(r.run_overhead) * 1000 / r.run_slowdown,
+            )
         } else {
             (0, 0)
         };

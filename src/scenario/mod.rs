@@ -127,6 +127,8 @@ struct RawCluster {
     nodes_file: Option<PathBuf>,
     #[serde(default)]
     nodes_format: Option<NodeListFormat>,
+    #[serde(default)]
+    topology: Option<crate::cluster::Topology>,
 }
 
 /// Node-list formats a cluster can be built from (`cluster.nodes_format`).
@@ -167,6 +169,12 @@ struct RawPolicy {
     placement: PlacementKind,
     #[serde(default)]
     schedule_interval_s: Option<f64>,
+    /// Parameters of the scheduler, checked by the policy itself.
+    #[serde(default)]
+    scheduler_params: toml::Table,
+    /// Parameters of the placement, checked by the policy itself.
+    #[serde(default)]
+    placement_params: toml::Table,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,7 +233,11 @@ pub struct Scenario {
     pub import: ImportOptions,
     pub filters: FilterSpec,
     pub scheduler: SchedulerKind,
+    /// `[policy.scheduler_params]`, validated at load time.
+    pub scheduler_params: toml::Table,
     pub placement: PlacementKind,
+    /// `[policy.placement_params]`, validated at load time.
+    pub placement_params: toml::Table,
     pub engine: EngineConfig,
     /// Parent folder of the run folder (relative to the working directory).
     pub output_dir: PathBuf,
@@ -318,6 +330,42 @@ impl Scenario {
                 filters,
             },
         ))
+    }
+
+    /// The scheduler, configured.
+    pub fn build_scheduler(
+        &self,
+    ) -> Result<Box<dyn crate::policy::scheduler::Scheduler>, ScenarioError> {
+        self.scheduler
+            .build_with(&self.scheduler_params)
+            .map_err(|message| self.invalid_param("policy.scheduler_params", message))
+    }
+
+    /// The placement, configured for `workload`.
+    pub fn build_placement(
+        &self,
+        workload: &Workload,
+    ) -> Result<Box<dyn crate::policy::placement::Placement>, ScenarioError> {
+        self.placement
+            .build_with(&crate::policy::placement::PlacementContext {
+                params: &self.placement_params,
+                seed: self.seed,
+                workload,
+                pools: &self.cluster.pools,
+            })
+            .map_err(|message| self.invalid_param("policy.placement_params", message))
+    }
+
+    fn invalid_param(&self, field: &str, message: String) -> ScenarioError {
+        let line = std::fs::read_to_string(&self.path)
+            .ok()
+            .and_then(|src| locate::line_of(&src, field));
+        ScenarioError::Invalid {
+            path: self.path.clone(),
+            line,
+            field: field.to_string(),
+            message,
+        }
     }
 
     /// The run's output folder: `<output_dir>/<name>`.
@@ -470,7 +518,41 @@ fn validate(
             raw.preemption.restore_overhead_s,
             false,
         )?,
+        topology: raw.cluster.topology,
     };
+    if let Some(t) = &raw.cluster.topology {
+        if t.nodes_per_rack == 0 {
+            return Err(invalid(
+                "cluster.topology.nodes_per_rack",
+                "expected at least 1 node per rack".into(),
+            ));
+        }
+        if !(t.cross_rack_slowdown.is_finite() && t.cross_rack_slowdown >= 1.0) {
+            return Err(invalid(
+                "cluster.topology.cross_rack_slowdown",
+                format!(
+                    "expected a factor ≥ 1 (1.2 = 20% slower), got {}",
+                    t.cross_rack_slowdown
+                ),
+            ));
+        }
+    }
+    // Policies check their own parameters; build once now so a bad one fails
+    // at load time, naming the table.
+    raw.policy
+        .scheduler
+        .build_with(&raw.policy.scheduler_params)
+        .map_err(|m| invalid("policy.scheduler_params", m))?;
+    let no_jobs = Workload::default();
+    raw.policy
+        .placement
+        .build_with(&crate::policy::placement::PlacementContext {
+            params: &raw.policy.placement_params,
+            seed: raw.seed,
+            workload: &no_jobs,
+            pools: &cluster.pools,
+        })
+        .map_err(|m| invalid("policy.placement_params", m))?;
     Ok(Scenario {
         path: path.to_path_buf(),
         name: raw.name,
@@ -481,7 +563,9 @@ fn validate(
         import,
         filters: w.filters,
         scheduler: raw.policy.scheduler,
+        scheduler_params: raw.policy.scheduler_params,
         placement: raw.policy.placement,
+        placement_params: raw.policy.placement_params,
         engine,
         output_dir: raw.run.output_dir,
     })

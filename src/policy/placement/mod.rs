@@ -6,18 +6,30 @@
 //! closed list a scenario may name.
 
 mod best_fit;
+mod consolidate;
+mod dot_product;
+mod fgd;
 mod first_fit;
+mod gpu_clustering;
+mod gpu_packing;
+mod random;
 mod worst_fit;
 
 pub use best_fit::BestFit;
+pub use consolidate::Consolidate;
+pub use dot_product::DotProduct;
+pub use fgd::Fgd;
 pub use first_fit::FirstFit;
+pub use gpu_clustering::GpuClustering;
+pub use gpu_packing::GpuPacking;
+pub use random::RandomPlacement;
 pub use worst_fit::WorstFit;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{ClusterView, GpuShare, Node, WorkerRequest};
+use crate::cluster::{ClusterView, GpuShare, Node, PoolSpec, WorkerRequest};
 use crate::ids::NodeId;
-use crate::workload::{GpuDemand, Job};
+use crate::workload::{GpuDemand, Job, Workload};
 
 /// A placement policy.
 pub trait Placement {
@@ -57,23 +69,82 @@ pub enum PlacementKind {
     BestFit,
     /// Least allocated node after placement (Kubernetes `LeastAllocated`).
     WorstFit,
+    /// A seeded uniformly random feasible node.
+    Random,
+    /// Largest dot product of the request and the node's free resources.
+    DotProduct,
+    /// Keeps pods of one shape together.
+    GpuClustering,
+    /// Packs GPUs: partially used GPUs and nodes first.
+    GpuPacking,
+    /// A gang on the fewest nodes, within one rack when there is a topology.
+    Consolidate,
+    /// Fragmentation gradient descent (ATC'23).
+    Fgd,
+}
+
+/// What a placement may read when it is built: its parameters, the run's
+/// seed, the workload (e.g. FGD's target task shapes) and the pools.
+#[derive(Debug, Clone, Copy)]
+pub struct PlacementContext<'a> {
+    /// The scenario's `[policy.placement_params]` table.
+    pub params: &'a toml::Table,
+    /// The scenario seed.
+    pub seed: u64,
+    pub workload: &'a Workload,
+    pub pools: &'a [PoolSpec],
 }
 
 impl PlacementKind {
-    /// Every placement, in name order.
-    pub const ALL: [PlacementKind; 3] = [
+    /// Every placement.
+    pub const ALL: [PlacementKind; 9] = [
         PlacementKind::FirstFit,
         PlacementKind::BestFit,
         PlacementKind::WorstFit,
+        PlacementKind::Random,
+        PlacementKind::DotProduct,
+        PlacementKind::GpuClustering,
+        PlacementKind::GpuPacking,
+        PlacementKind::Consolidate,
+        PlacementKind::Fgd,
     ];
 
-    /// A fresh instance of the policy.
+    /// A fresh instance with default parameters, seed 0 and no workload
+    /// knowledge (FGD then has no target workload; use
+    /// [`PlacementKind::build_with`]).
     pub fn build(self) -> Box<dyn Placement> {
-        match self {
-            PlacementKind::FirstFit => Box::new(FirstFit),
-            PlacementKind::BestFit => Box::new(BestFit),
-            PlacementKind::WorstFit => Box::new(WorstFit),
-        }
+        let empty = Workload::default();
+        let params = toml::Table::new();
+        self.build_with(&PlacementContext {
+            params: &params,
+            seed: 0,
+            workload: &empty,
+            pools: &[],
+        })
+        .unwrap_or_else(|e| panic!("{} needs parameters: {e}", self.name()))
+    }
+
+    /// A fresh instance configured from the context; the error names the bad
+    /// parameter.
+    pub fn build_with(self, ctx: &PlacementContext<'_>) -> Result<Box<dyn Placement>, String> {
+        let none = || {
+            if ctx.params.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("`{}` takes no parameters", self.name()))
+            }
+        };
+        Ok(match self {
+            PlacementKind::FirstFit => none().map(|()| Box::new(FirstFit) as Box<dyn Placement>)?,
+            PlacementKind::BestFit => none().map(|()| Box::new(BestFit) as Box<dyn Placement>)?,
+            PlacementKind::WorstFit => none().map(|()| Box::new(WorstFit) as Box<dyn Placement>)?,
+            PlacementKind::Random => Box::new(RandomPlacement::from_context(ctx)?),
+            PlacementKind::DotProduct => Box::new(DotProduct::from_context(ctx)?),
+            PlacementKind::GpuClustering => Box::new(GpuClustering::from_context(ctx)?),
+            PlacementKind::GpuPacking => Box::new(GpuPacking::from_context(ctx)?),
+            PlacementKind::Consolidate => Box::new(Consolidate::from_context(ctx)?),
+            PlacementKind::Fgd => Box::new(Fgd::from_context(ctx)?),
+        })
     }
 
     /// The scenario name of the policy.
@@ -82,6 +153,12 @@ impl PlacementKind {
             PlacementKind::FirstFit => "first-fit",
             PlacementKind::BestFit => "best-fit",
             PlacementKind::WorstFit => "worst-fit",
+            PlacementKind::Random => "random",
+            PlacementKind::DotProduct => "dot-product",
+            PlacementKind::GpuClustering => "gpu-clustering",
+            PlacementKind::GpuPacking => "gpu-packing",
+            PlacementKind::Consolidate => "consolidate",
+            PlacementKind::Fgd => "fgd",
         }
     }
 }

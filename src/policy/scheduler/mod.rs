@@ -1,13 +1,29 @@
 //! Queue policies. Each file holds one policy; [`SchedulerKind`] is the closed
 //! list a scenario may name.
 
+mod drf;
+mod easy_backfill;
 mod fifo;
 mod fifo_skip;
+mod kueue;
+mod las;
+mod priority;
 mod sjf;
+mod srtf;
+mod themis;
+mod tiresias;
 
+pub use drf::Drf;
+pub use easy_backfill::EasyBackfill;
 pub use fifo::Fifo;
 pub use fifo_skip::FifoSkip;
+pub use kueue::Kueue;
+pub use las::Las;
+pub use priority::Priority;
 pub use sjf::Sjf;
+pub use srtf::Srtf;
+pub use themis::Themis;
+pub use tiresias::Tiresias;
 
 use serde::{Deserialize, Serialize};
 
@@ -94,23 +110,75 @@ pub enum SchedulerKind {
     /// Shortest job first by trace duration (an oracle), skipping jobs that do
     /// not fit.
     Sjf,
+    /// Preemptive shortest remaining time first.
+    Srtf,
+    /// Least attained service (preemptive).
+    Las,
+    /// Tiresias 2D-LAS with discretised queues (NSDI'19).
+    Tiresias,
+    /// Themis finish-time fairness across tenants (NSDI'20).
+    Themis,
+    /// Dominant resource fairness across tenants.
+    Drf,
+    /// Kubernetes priority classes with preemption.
+    Priority,
+    /// EASY backfilling with a reservation for the head job.
+    EasyBackfill,
+    /// Kueue-style ClusterQueues, cohorts, borrowing and fair sharing.
+    Kueue,
 }
 
 impl SchedulerKind {
-    /// Every scheduler, in name order.
-    pub const ALL: [SchedulerKind; 3] = [
+    /// Every scheduler.
+    pub const ALL: [SchedulerKind; 11] = [
         SchedulerKind::Fifo,
         SchedulerKind::FifoSkip,
         SchedulerKind::Sjf,
+        SchedulerKind::Srtf,
+        SchedulerKind::Las,
+        SchedulerKind::Tiresias,
+        SchedulerKind::Themis,
+        SchedulerKind::Drf,
+        SchedulerKind::Priority,
+        SchedulerKind::EasyBackfill,
+        SchedulerKind::Kueue,
     ];
 
-    /// A fresh instance of the policy.
+    /// A fresh instance of the policy with its default parameters.
+    ///
+    /// # Panics
+    /// If the policy has no usable defaults (Kueue needs its queues): use
+    /// [`SchedulerKind::build_with`].
     pub fn build(self) -> Box<dyn Scheduler> {
-        match self {
-            SchedulerKind::Fifo => Box::new(Fifo),
-            SchedulerKind::FifoSkip => Box::new(FifoSkip),
-            SchedulerKind::Sjf => Box::new(Sjf::default()),
-        }
+        self.build_with(&toml::Table::new())
+            .unwrap_or_else(|e| panic!("{} needs parameters: {e}", self.name()))
+    }
+
+    /// A fresh instance configured from the scenario's
+    /// `[policy.scheduler_params]` table; the error names the bad field.
+    pub fn build_with(self, params: &toml::Table) -> Result<Box<dyn Scheduler>, String> {
+        let none = || {
+            if params.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("`{}` takes no parameters", self.name()))
+            }
+        };
+        Ok(match self {
+            SchedulerKind::Fifo => none().map(|()| Box::new(Fifo) as Box<dyn Scheduler>)?,
+            SchedulerKind::FifoSkip => none().map(|()| Box::new(FifoSkip) as Box<dyn Scheduler>)?,
+            SchedulerKind::Sjf => {
+                none().map(|()| Box::new(Sjf::default()) as Box<dyn Scheduler>)?
+            }
+            SchedulerKind::Srtf => Box::new(Srtf::from_params(params)?),
+            SchedulerKind::Las => Box::new(Las::from_params(params)?),
+            SchedulerKind::Tiresias => Box::new(Tiresias::from_params(params)?),
+            SchedulerKind::Themis => Box::new(Themis::from_params(params)?),
+            SchedulerKind::Drf => Box::new(Drf::from_params(params)?),
+            SchedulerKind::Priority => Box::new(Priority::from_params(params)?),
+            SchedulerKind::EasyBackfill => Box::new(EasyBackfill::from_params(params)?),
+            SchedulerKind::Kueue => Box::new(Kueue::from_params(params)?),
+        })
     }
 
     /// The scenario name of the policy.
@@ -119,6 +187,22 @@ impl SchedulerKind {
             SchedulerKind::Fifo => "fifo",
             SchedulerKind::FifoSkip => "fifo-skip",
             SchedulerKind::Sjf => "sjf",
+            SchedulerKind::Srtf => "srtf",
+            SchedulerKind::Las => "las",
+            SchedulerKind::Tiresias => "tiresias",
+            SchedulerKind::Themis => "themis",
+            SchedulerKind::Drf => "drf",
+            SchedulerKind::Priority => "priority",
+            SchedulerKind::EasyBackfill => "easy-backfill",
+            SchedulerKind::Kueue => "kueue",
         }
     }
+}
+
+/// Deserializes a policy's parameter struct from the scenario's params table;
+/// unknown fields are errors that name the field.
+pub fn parse_params<T: serde::de::DeserializeOwned>(params: &toml::Table) -> Result<T, String> {
+    toml::Value::Table(params.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())
 }
