@@ -152,7 +152,11 @@ fn gangs_start_whole_or_not_at_all() {
             .workers(2)
             .duration_s(10),
     ]);
-    for p in PlacementKind::ALL {
+    for p in [
+        PlacementKind::FirstFit,
+        PlacementKind::BestFit,
+        PlacementKind::WorstFit,
+    ] {
         let r = run(&w, &[pool(2, 4)], SchedulerKind::FifoSkip, p);
         assert_eq!(times(&r), [(0, 30), (30, 40)], "{p:?}");
         assert_eq!(r.outcomes[1].nodes_used, 2);
