@@ -214,6 +214,8 @@ struct Core<'w> {
     failed: Vec<FailedShape>,
     /// Counts releases of resources; see `JobRun::infeasible_at`.
     release_epoch: u64,
+    /// Instants for which a policy asked for a pass (see `wake_at`).
+    wakeups: std::collections::BTreeSet<SimTime>,
     /// Jobs preempted during the current pass, merged into `pending` after it
     /// (so the list a scheduler iterates does not shift under it).
     requeued: Vec<JobId>,
@@ -314,6 +316,7 @@ impl<'w> Simulation<'w> {
                 failed: Vec::new(),
                 release_epoch: 0,
                 requeued: Vec::new(),
+                wakeups: std::collections::BTreeSet::new(),
                 in_pass: false,
                 checkpoint_interval: config.checkpoint_interval,
                 cross_rack_milli,
@@ -362,6 +365,7 @@ impl<'w> Simulation<'w> {
                     self.push_next_arrival();
                 }
                 Event::Schedule { periodic } => {
+                    self.core.wakeups.remove(&time);
                     // A periodic tick that meets a queued pass at the same
                     // instant leaves the work to it.
                     if !periodic || self.core.pass_queued_at != Some(time) {
@@ -875,6 +879,40 @@ impl SchedulingPass for Core<'_> {
             }
         }
         fits
+    }
+
+    fn try_start_in(&mut self, job: JobId, pools: &[bool]) -> StartOutcome {
+        if pools.len() != self.cluster.pools().len() {
+            return StartOutcome::NoFit;
+        }
+        let own = self.jobs[job.index()].mask as usize;
+        let combined: Vec<bool> = self.pool_masks[own]
+            .iter()
+            .zip(pools)
+            .map(|(&a, &b)| a && b)
+            .collect();
+        // Intern the combined mask so the job's usual mask is restored after.
+        let idx = match self.pool_masks.iter().position(|m| *m == combined) {
+            Some(i) => i,
+            None => {
+                self.pool_masks.push(combined);
+                self.pool_masks.len() - 1
+            }
+        } as u32;
+        let saved = std::mem::replace(&mut self.jobs[job.index()].mask, idx);
+        let saved_infeasible = self.jobs[job.index()].infeasible_at.take();
+        let out = self.try_start(job);
+        self.jobs[job.index()].mask = saved;
+        if out != StartOutcome::Started {
+            self.jobs[job.index()].infeasible_at = saved_infeasible;
+        }
+        out
+    }
+
+    fn wake_at(&mut self, at: SimTime) {
+        if at > self.now && self.wakeups.insert(at) {
+            self.queue.push(at, Event::Schedule { periodic: false });
+        }
     }
 
     fn try_start(&mut self, job: JobId) -> StartOutcome {

@@ -73,6 +73,14 @@ pub trait SchedulingPass {
     /// ends, but [`SchedulingPass::try_start`] may restart it). Returns false
     /// if it was not running.
     fn preempt(&mut self, job: JobId) -> bool;
+    /// Like [`SchedulingPass::try_start`], but only on the pools marked true
+    /// in `pools` (indexed by pool id), e.g. a Kueue flavor's nodes. The job's
+    /// own GPU-model constraint still applies.
+    fn try_start_in(&mut self, job: JobId, pools: &[bool]) -> StartOutcome;
+    /// Asks for another scheduling pass at `at` (e.g. when a running job will
+    /// cross a priority threshold). Requests in the past or for an instant
+    /// that already has one are merged.
+    fn wake_at(&mut self, at: SimTime);
     /// Would the job's whole gang fit now?
     fn fits_now(&self, job: JobId) -> bool;
     /// Would the job's whole gang fit if these running jobs were preempted?
