@@ -40,6 +40,19 @@ pub struct WorkerAlloc {
     pub memory_mib: u64,
 }
 
+/// Where a node is in its life. Only `Ready` nodes take workers and count as
+/// capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NodeState {
+    /// Requested from the cloud, not yet registered (autoscaler scale-up).
+    Provisioning,
+    Ready,
+    /// Failed or reclaimed; may come back after repair.
+    Down,
+    /// Gone for good (scaled down); its id is never reused.
+    Removed,
+}
+
 /// One node's ledger.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -62,6 +75,7 @@ pub struct Node {
     /// Rack (switch) of the node; every node is its own rack without a
     /// topology.
     rack: u32,
+    state: NodeState,
 }
 
 impl Node {
@@ -78,7 +92,18 @@ impl Node {
             mem_used: 0,
             workers: 0,
             rack: id.0,
+            state: NodeState::Ready,
         }
+    }
+
+    /// The node's lifecycle state.
+    pub fn state(&self) -> NodeState {
+        self.state
+    }
+
+    /// True when the node takes workers.
+    pub fn is_ready(&self) -> bool {
+        self.state == NodeState::Ready
     }
 
     /// The node's rack (switch); nodes of one rack share it.
@@ -135,6 +160,9 @@ impl Node {
     /// Placing one such worker lowers this by exactly one, which is what makes
     /// the gang feasibility test in [`ClusterView::gang_fits`] exact.
     pub fn fit_count(&self, req: &WorkerRequest<'_>) -> u32 {
+        if self.state != NodeState::Ready {
+            return 0;
+        }
         let mut n = u32::MAX;
         if let Some(c) = (self.cpu_cap - self.cpu_used).checked_div(req.cpu_milli) {
             n = n.min(c);
@@ -159,7 +187,8 @@ impl Node {
 
     /// True when one more worker of this shape fits (ignoring pools).
     pub fn fits(&self, req: &WorkerRequest<'_>) -> bool {
-        if self.cpu_cap - self.cpu_used < req.cpu_milli
+        if self.state != NodeState::Ready
+            || self.cpu_cap - self.cpu_used < req.cpu_milli
             || self.mem_cap - self.mem_used < req.memory_mib
         {
             return false;
@@ -229,6 +258,8 @@ pub enum LedgerError {
     Shape { node: NodeId, gpu: GpuDemand },
     #[error("node {node}: pool {pool} is not allowed for this job")]
     Pool { node: NodeId, pool: PoolId },
+    #[error("node {0} is not ready")]
+    NotReady(NodeId),
 }
 
 /// The cluster: its pools and nodes, with running totals kept in step with
@@ -266,6 +297,40 @@ impl Cluster {
             free_whole_gpus,
             busy_nodes: 0,
         }
+    }
+
+    /// Adds a node to `pool` in state `state` (an autoscaler scale-up starts
+    /// `Provisioning`). Returns its id; ids are never reused.
+    pub fn add_node(&mut self, pool: PoolId, state: NodeState) -> NodeId {
+        let id = NodeId::from_index(self.nodes.len());
+        let mut node = Node::new(id, pool, &self.pools[pool.index()]);
+        // A new node starts a rack of its own unless racks are re-derived.
+        node.rack = self.nodes.iter().map(|n| n.rack + 1).max().unwrap_or(0);
+        node.state = NodeState::Removed;
+        self.nodes.push(node);
+        self.set_state(id, state);
+        id
+    }
+
+    /// Moves a node to `state`, keeping the capacity totals (which count Ready
+    /// nodes only) in step.
+    ///
+    /// # Panics
+    /// If the node still holds workers and leaves `Ready`: the engine must
+    /// release them first (an engine bug otherwise).
+    pub fn set_state(&mut self, id: NodeId, state: NodeState) {
+        let node = &mut self.nodes[id.index()];
+        let was_ready = node.state == NodeState::Ready;
+        let ready = state == NodeState::Ready;
+        if was_ready && !ready {
+            assert_eq!(node.workers, 0, "node {id} left Ready with workers on it");
+            self.gpu_milli_capacity -= node.gpu_milli_capacity();
+            self.free_whole_gpus -= u64::from(node.free_whole);
+        } else if !was_ready && ready {
+            self.gpu_milli_capacity += node.gpu_milli_capacity();
+            self.free_whole_gpus += u64::from(node.free_whole);
+        }
+        node.state = state;
     }
 
     /// Groups consecutive nodes of each pool into racks of `nodes_per_rack`.
@@ -452,9 +517,17 @@ impl Cluster {
         &self,
         allocs: impl IntoIterator<Item = &'a WorkerAlloc>,
     ) -> Result<(), String> {
-        let mut fresh = Cluster::new(&self.pools);
-        for (f, n) in fresh.nodes.iter_mut().zip(&self.nodes) {
-            f.rack = n.rack;
+        let mut fresh = Cluster {
+            pools: self.pools.clone(),
+            nodes: Vec::with_capacity(self.nodes.len()),
+            gpu_milli_capacity: 0,
+            gpu_milli_used: 0,
+            free_whole_gpus: 0,
+            busy_nodes: 0,
+        };
+        for n in &self.nodes {
+            let id = fresh.add_node(n.pool, n.state);
+            fresh.nodes[id.index()].rack = n.rack;
         }
         for a in allocs {
             let node = fresh
@@ -490,12 +563,25 @@ impl Cluster {
             }
         }
         let used: u64 = self.nodes.iter().map(|n| n.gpu_milli_used).sum();
-        let free: u64 = self.nodes.iter().map(|n| u64::from(n.free_whole)).sum();
+        let ready = || self.nodes.iter().filter(|n| n.state == NodeState::Ready);
+        let free: u64 = ready().map(|n| u64::from(n.free_whole)).sum();
+        let cap: u64 = ready().map(Node::gpu_milli_capacity).sum();
         let busy = self.nodes.iter().filter(|n| n.workers > 0).count() as u32;
-        if used != self.gpu_milli_used || free != self.free_whole_gpus || busy != self.busy_nodes {
+        if let Some(n) = self
+            .nodes
+            .iter()
+            .find(|n| n.workers > 0 && n.state != NodeState::Ready)
+        {
+            return Err(format!("node {} holds workers but is {:?}", n.id, n.state));
+        }
+        if used != self.gpu_milli_used
+            || free != self.free_whole_gpus
+            || busy != self.busy_nodes
+            || cap != self.gpu_milli_capacity
+        {
             return Err(format!(
-                "cluster totals out of step: used {used} vs {}, free {free} vs {}, busy {busy} vs {}",
-                self.gpu_milli_used, self.free_whole_gpus, self.busy_nodes
+                "cluster totals out of step: used {used} vs {}, free {free} vs {}, busy {busy} vs {}, capacity {cap} vs {}",
+                self.gpu_milli_used, self.free_whole_gpus, self.busy_nodes, self.gpu_milli_capacity
             ));
         }
         Ok(())
@@ -692,5 +778,41 @@ mod tests {
         c.release(&a);
         c.audit([]).unwrap();
         assert_eq!(c.busy_nodes(), 0);
+    }
+
+    #[test]
+    fn only_ready_nodes_count_and_take_workers() {
+        let mut c = Cluster::new(&[pool(1, 4)]);
+        assert_eq!((c.gpu_milli_capacity(), c.free_whole_gpus()), (4_000, 4));
+        let n = c.add_node(PoolId(0), NodeState::Provisioning);
+        assert_eq!(n, NodeId(1));
+        assert_eq!((c.gpu_milli_capacity(), c.free_whole_gpus()), (4_000, 4));
+        let all = [true];
+        let r = WorkerRequest {
+            gpu: GpuDemand::Whole(4),
+            cpu_milli: 0,
+            memory_mib: 0,
+            allowed_pools: &all,
+        };
+        assert!(!c.view().fits(&c.nodes()[1], &r));
+        let a = WorkerAlloc {
+            node: n,
+            gpus: (0..4)
+                .map(|index| GpuShare { index, milli: 1000 })
+                .collect(),
+            cpu_milli: 0,
+            memory_mib: 0,
+        };
+        assert_eq!(c.allocate(&a, &r), Err(LedgerError::NotReady(n)));
+        c.set_state(n, NodeState::Ready);
+        assert_eq!((c.gpu_milli_capacity(), c.free_whole_gpus()), (8_000, 8));
+        assert!(c.view().gang_fits(&r, 2));
+        c.allocate(&a, &r).unwrap();
+        c.audit([&a]).unwrap();
+        c.release(&a);
+        c.set_state(NodeId(0), NodeState::Down);
+        assert_eq!((c.gpu_milli_capacity(), c.free_whole_gpus()), (4_000, 4));
+        assert!(!c.view().gang_fits(&r, 2));
+        c.audit([]).unwrap();
     }
 }

@@ -4,7 +4,10 @@
 
 mod ledger;
 
-pub use ledger::{Cluster, ClusterView, GpuShare, Node, NodeFit, WorkerAlloc, WorkerRequest};
+pub use ledger::{
+    Cluster, ClusterView, GpuShare, LedgerError, Node, NodeFit, NodeState, WorkerAlloc,
+    WorkerRequest,
+};
 
 use std::collections::BTreeMap;
 
