@@ -396,6 +396,9 @@ impl Cluster {
             .nodes
             .get(alloc.node.index())
             .ok_or(LedgerError::NoSuchNode(alloc.node))?;
+        if node.state != NodeState::Ready {
+            return Err(LedgerError::NotReady(node.id));
+        }
         if !req
             .allowed_pools
             .get(node.pool.index())
