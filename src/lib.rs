@@ -43,6 +43,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod engine;
+pub mod experiment;
 pub mod ids;
 pub mod metrics;
 pub mod policy;

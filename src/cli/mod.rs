@@ -3,6 +3,7 @@
 //! [`Scenario`]) and runs the command; errors come back up as a chain that
 //! `main` prints.
 
+mod experiment;
 mod run;
 mod trace;
 
@@ -49,6 +50,9 @@ pub enum Command {
     #[command(after_help = "Example:
   schedlab validate scenarios/quickstart.toml")]
     Validate(ValidateArgs),
+    /// Reproduce published experiments (the FGD paper's allocation study).
+    #[command(subcommand)]
+    Experiment(experiment::ExperimentCommand),
 }
 
 /// Arguments of `schedlab run`.
@@ -90,6 +94,7 @@ pub fn main_entry() -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate(args),
         Command::Trace(cmd) => trace::run(cmd),
+        Command::Experiment(cmd) => experiment::run(cmd),
     }
 }
 

@@ -426,10 +426,13 @@ impl<'w> Simulation<'w> {
         Ok(self.finish(end_time))
     }
 
+    /// True while something can still change: arrivals to come, jobs running,
+    /// or a pass a policy asked for. Jobs that wait with none of these never
+    /// start, so periodic events stop rather than run forever.
     fn work_remains(&self) -> bool {
         self.next_arrival < self.core.workload.jobs.len()
-            || !self.core.pending.is_empty()
             || !self.core.running.is_empty()
+            || !self.core.wakeups.is_empty()
     }
 
     /// Arrivals are pushed one at a time (the workload is sorted), which keeps
@@ -450,10 +453,22 @@ impl<'w> Simulation<'w> {
         if core.pending.is_empty() {
             return;
         }
+        core.in_pass = true;
         self.scheduler.schedule(core);
+        core.in_pass = false;
         let jobs = &core.jobs;
         core.pending
             .retain(|j| jobs[j.index()].state == JobState::Pending);
+        // Jobs preempted during the pass wait again, unless the pass already
+        // restarted them.
+        let requeued = std::mem::take(&mut core.requeued);
+        for j in requeued {
+            if core.jobs[j.index()].state == JobState::Pending
+                && core.pending.binary_search(&j).is_err()
+            {
+                core.insert_pending(j);
+            }
+        }
     }
 
     fn finish(self, end_time: SimTime) -> RunResult {

@@ -119,8 +119,9 @@ pub struct LineChart {
     pub series: Vec<Series>,
 }
 
-/// Colours of successive series (colour-blind friendly Okabe–Ito palette).
-pub const PALETTE: [RGBColor; 7] = [
+/// Colours of successive series: the colour-blind friendly Okabe–Ito palette,
+/// then black, grey and dark red so ten series stay distinct.
+pub const PALETTE: [RGBColor; 10] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
     RGBColor(0, 158, 115),
@@ -128,6 +129,9 @@ pub const PALETTE: [RGBColor; 7] = [
     RGBColor(86, 180, 233),
     RGBColor(213, 94, 0),
     RGBColor(240, 228, 66),
+    RGBColor(0, 0, 0),
+    RGBColor(128, 128, 128),
+    RGBColor(139, 0, 0),
 ];
 
 fn draw_bars<DB: DrawingBackend>(
