@@ -1,7 +1,8 @@
 //! Engine throughput: the reference workload, 100,000 synthetic jobs on
 //! 1,024 GPUs (128 nodes x 8), fifo-skip + best-fit
 //! (`scenarios/synthetic-100k.toml`). Reports time per whole run and events
-//! per second. Run with `cargo bench --bench engine`.
+//! per second; the same workload under Tiresias with preemption. Run with
+//! `cargo bench --bench engine`.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use schedlab::engine::{EngineConfig, simulate};
+use schedlab::policy::scheduler::SchedulerKind;
 use schedlab::scenario::Scenario;
 
 fn engine(c: &mut Criterion) {
@@ -37,6 +39,26 @@ fn engine(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(15));
     group.throughput(Throughput::Elements(events));
     group.bench_function("synthetic-100k/fifo-skip+best-fit", |b| b.iter(run));
+
+    // Tiresias with preemption: 10-minute checkpoints, 30 s restores.
+    let preemptive = EngineConfig {
+        checkpoint_interval: 600_000,
+        restore_overhead: 30_000,
+        ..config.clone()
+    };
+    let tiresias = || {
+        simulate(
+            black_box(&workload),
+            &scenario.cluster.pools,
+            SchedulerKind::Tiresias,
+            scenario.placement,
+            preemptive.clone(),
+        )
+        .expect("run succeeds")
+    };
+    let t_events = tiresias().events;
+    group.throughput(Throughput::Elements(t_events));
+    group.bench_function("synthetic-100k/tiresias+best-fit", |b| b.iter(tiresias));
     group.finish();
 
     // Workload generation alone, for scale.
