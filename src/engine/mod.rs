@@ -850,6 +850,10 @@ impl SchedulingPass for Core<'_> {
         self.progress_of(job)
     }
 
+    fn state(&self, job: JobId) -> JobState {
+        self.jobs[job.index()].state
+    }
+
     fn allocations(&self, job: JobId) -> &[WorkerAlloc] {
         &self.jobs[job.index()].allocs
     }

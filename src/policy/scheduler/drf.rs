@@ -242,7 +242,7 @@ impl Scheduler for Drf {
             for (_, a) in by_share {
                 for i in 0..t.queues[a].len() {
                     let j = t.queues[a][i];
-                    if pass.progress(j).state != JobState::Pending || !tried.insert(j) {
+                    if pass.state(j) != JobState::Pending || !tried.insert(j) {
                         continue;
                     }
                     // A job of the same tenant asking at least as much as one that
@@ -258,7 +258,7 @@ impl Scheduler for Drf {
                     if preempt_for(pass, j, &victims) {
                         failed.clear();
                         for &v in &victims {
-                            if pass.progress(v).state == JobState::Pending {
+                            if pass.state(v) == JobState::Pending {
                                 t.stopped(pass.job(v));
                                 // The victim waits again; it may restart below.
                                 let vt = pass.job(v).tenant.index();
@@ -268,7 +268,7 @@ impl Scheduler for Drf {
                                 }
                             }
                         }
-                        if pass.progress(j).state == JobState::Running {
+                        if pass.state(j) == JobState::Running {
                             t.started(pass.job(j));
                         }
                         // Resources changed: fill again from the start.

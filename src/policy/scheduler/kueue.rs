@@ -1338,7 +1338,7 @@ impl Kueue {
             .admitted
             .iter()
             .filter(|&(&j, a)| {
-                let state = pass.progress(j).state;
+                let state = pass.state(j);
                 if a.started {
                     state != JobState::Running
                 } else {
@@ -1351,7 +1351,7 @@ impl Kueue {
             if let Some(a) = self.admitted.remove(&j) {
                 Kueue::uncharge(&mut self.usage, &a);
             }
-            if pass.progress(j).state == JobState::Finished {
+            if pass.state(j) == JobState::Finished {
                 self.compatible.remove(&j);
             }
         }

@@ -128,7 +128,7 @@ fn wake_at_crossings(pass: &mut dyn SchedulingPass, ranked: &[Slot<u128>], quant
     // Waiting jobs in rank order; their attained service is frozen.
     let waiting: Vec<Slot<u128>> = ranked
         .iter()
-        .filter(|s| pass.progress(s.2).state == JobState::Pending)
+        .filter(|s| pass.state(s.2) == JobState::Pending)
         .map(|s| (pass.progress(s.2).attained_gpu_milli_ms, s.1, s.2))
         .collect();
     if waiting.is_empty() {

@@ -66,6 +66,8 @@ pub trait SchedulingPass {
     fn running(&self) -> &[JobId];
     /// A job's progress as of now.
     fn progress(&self, job: JobId) -> JobProgress;
+    /// A job's lifecycle state (cheaper than `progress(job).state`).
+    fn state(&self, job: JobId) -> crate::engine::JobState;
     /// Where a running job's workers are (empty when not running).
     fn allocations(&self, job: JobId) -> &[WorkerAlloc];
     /// Stops a running job; it keeps its progress up to the last checkpoint and

@@ -233,7 +233,7 @@ impl Scheduler for Priority {
                 .iter()
                 .map(|&(_, _, j)| j)
                 .chain(victims_all)
-                .filter(|&j| pass.progress(j).state == crate::engine::JobState::Pending)
+                .filter(|&j| pass.state(j) == crate::engine::JobState::Pending)
                 .map(|j| key(pass, j))
                 .collect();
             rest.sort_unstable();

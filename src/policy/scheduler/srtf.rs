@@ -142,7 +142,7 @@ pub(super) fn preemptive_pass<K: Ord + Copy>(
     // stay exact for every job that may be a victim.
     let running: Vec<Slot<K>> = ranked
         .iter()
-        .filter(|s| pass.progress(s.2).state == JobState::Running)
+        .filter(|s| pass.state(s.2) == JobState::Running)
         .copied()
         .collect();
     let mut preempted_any = false;
@@ -153,7 +153,7 @@ pub(super) fn preemptive_pass<K: Ord + Copy>(
     let mut failed: Vec<JobId> = Vec::new();
     for &slot in &ranked {
         let job = slot.2;
-        if pass.progress(job).state != JobState::Pending {
+        if pass.state(job) != JobState::Pending {
             continue;
         }
         if pass.try_start(job) == StartOutcome::Started {
@@ -184,7 +184,7 @@ pub(super) fn preemptive_pass<K: Ord + Copy>(
     }
     if preempted_any {
         for s in &ranked {
-            if pass.progress(s.2).state == JobState::Pending {
+            if pass.state(s.2) == JobState::Pending {
                 pass.try_start(s.2);
             }
         }
@@ -282,10 +282,7 @@ pub(super) fn wake_when_protection_ends<K: Ord + Copy>(
     let now = pass.now();
     // The most important job still pending, by its current rank (ranks of
     // pending jobs do not change while they wait).
-    let Some(first) = ranked
-        .iter()
-        .find(|s| pass.progress(s.2).state == JobState::Pending)
-    else {
+    let Some(first) = ranked.iter().find(|s| pass.state(s.2) == JobState::Pending) else {
         return;
     };
     let mut wakes = Vec::new();

@@ -296,7 +296,7 @@ impl Scheduler for Themis {
             for (a, _) in order {
                 for i in 0..book.tenants[a].queue.len() {
                     let j = book.tenants[a].queue[i];
-                    if pass.progress(j).state != JobState::Pending || !tried.insert(j) {
+                    if pass.state(j) != JobState::Pending || !tried.insert(j) {
                         continue;
                     }
                     // A job of the same tenant asking at least as much as one that
@@ -312,7 +312,7 @@ impl Scheduler for Themis {
                     if preempt_for(pass, j, &victims) {
                         failed.clear();
                         for &v in &victims {
-                            if pass.progress(v).state == JobState::Pending {
+                            if pass.state(v) == JobState::Pending {
                                 let vj = pass.job(v);
                                 let t = &mut book.tenants[vj.tenant.index()];
                                 t.alloc -= u128::from(vj.total_gpu_milli());
@@ -322,7 +322,7 @@ impl Scheduler for Themis {
                                 }
                             }
                         }
-                        if pass.progress(j).state == JobState::Running {
+                        if pass.state(j) == JobState::Running {
                             book.tenants[a].alloc += u128::from(pass.job(j).total_gpu_milli());
                         }
                         for t in &mut book.tenants {
@@ -350,7 +350,7 @@ impl Themis {
         let waiting = pass
             .pending()
             .iter()
-            .any(|&j| pass.progress(j).state == JobState::Pending);
+            .any(|&j| pass.state(j) == JobState::Pending);
         if !waiting {
             return;
         }

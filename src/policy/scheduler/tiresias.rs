@@ -206,6 +206,14 @@ impl Tiresias {
         let mut wakes = Vec::new();
         for s in ranked {
             let j = s.2;
+            // Only running jobs (and, with promotion, waiting ones) need a
+            // wake-up; skip the progress computation for the rest.
+            let state = pass.state(j);
+            if state != JobState::Running
+                && (state != JobState::Pending || self.promote_after.is_none())
+            {
+                continue;
+            }
             let p = pass.progress(j);
             match p.state {
                 JobState::Running => {
