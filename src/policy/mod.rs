@@ -4,5 +4,6 @@
 //! Scenarios name policies through closed enums, so a misspelt name fails when
 //! the scenario is loaded.
 
+pub mod autoscaler;
 pub mod placement;
 pub mod scheduler;

@@ -1,0 +1,2 @@
+//! Inference serving beside training: request-rate inputs, latency models,
+//! the horizontal pod autoscaler and rolling updates. (Being written.)

@@ -1,0 +1,1 @@
+//! Cluster autoscaling policies. (Being written.)
