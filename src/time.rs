@@ -12,7 +12,9 @@ pub type Millis = u64;
 pub const MS_PER_SEC: Millis = 1_000;
 
 /// An instant of simulated time, in milliseconds since the scenario start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// Serializes as the bare number of milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
 pub struct SimTime(pub u64);
 
 impl SimTime {

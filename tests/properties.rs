@@ -167,6 +167,7 @@ proptest! {
                 JobStatus::Running => prop_assert!(o.start.unwrap() <= h && o.end.is_none()),
                 JobStatus::Pending => prop_assert!(job.submit <= h && (o.start.is_none() || o.preemptions > 0)),
                 JobStatus::Unschedulable => prop_assert!(!ever_fits(&pools, job)),
+                JobStatus::Failed => prop_assert!(false, "no faults are configured, yet job {} failed", job.name),
             }
         }
     }

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use crate::ids::JobId;
+use crate::ids::{JobId, NodeId};
 use crate::time::SimTime;
 
 /// Event classes, in the order they run at one instant.
@@ -16,12 +16,24 @@ pub enum EventClass {
     /// A job's run ended; frees its resources first so that arrivals and the
     /// pass at the same instant see them.
     Completion = 0,
-    Arrival = 1,
+    /// Nodes failing, coming back or being reclaimed, after completions (a
+    /// job that ends as its node fails has finished) and before arrivals.
+    Node = 1,
+    Arrival = 2,
     /// One pass per instant, after every completion and arrival.
-    Schedule = 2,
+    Schedule = 3,
     /// Samples see the state after the pass.
-    Sample = 3,
-    Horizon = 4,
+    Sample = 4,
+    Horizon = 5,
+}
+
+/// Why a node went down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DownCause {
+    /// A failure; the node comes back after repair.
+    Failure,
+    /// A spot reclaim at the end of its notice; the node is gone for good.
+    Reclaim,
 }
 
 /// What happens.
@@ -32,6 +44,10 @@ pub enum Event {
     Completion { job: JobId, attempt: u32 },
     /// `job` is submitted.
     Arrival { job: JobId },
+    /// `node` fails (or is reclaimed): its jobs are killed.
+    NodeDown { node: NodeId, cause: DownCause },
+    /// `node` is repaired and takes work again.
+    NodeUp { node: NodeId },
     /// A scheduling pass; `periodic` passes schedule the next tick.
     Schedule { periodic: bool },
     /// A timeline sample.
@@ -45,6 +61,7 @@ impl Event {
         match self {
             Event::Completion { .. } => EventClass::Completion,
             Event::Arrival { .. } => EventClass::Arrival,
+            Event::NodeDown { .. } | Event::NodeUp { .. } => EventClass::Node,
             Event::Schedule { .. } => EventClass::Schedule,
             Event::Sample => EventClass::Sample,
             Event::Horizon => EventClass::Horizon,

@@ -126,6 +126,14 @@ impl Core<'_> {
                         return Err(format!("unschedulable job {i} ({name}) ran"));
                     }
                 }
+                JobState::Failed => {
+                    done += 1;
+                    if r.start.is_none() || !r.allocs.is_empty() || r.failures == 0 {
+                        return Err(format!(
+                            "failed job {i} ({name}) never ran, holds resources or was never killed"
+                        ));
+                    }
+                }
                 JobState::NotArrived => {
                     if r.start.is_some() || !r.allocs.is_empty() {
                         return Err(format!("job {i} ({name}) ran before it arrived"));

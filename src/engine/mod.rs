@@ -5,13 +5,18 @@
 //! the same scenario and seed always produce the same run.
 
 pub mod event;
+pub mod faults;
 mod invariants;
 
 use std::collections::BTreeMap;
 
-pub use event::{Event, EventClass, EventQueue};
+pub use event::{DownCause, Event, EventClass, EventQueue};
+pub use faults::FaultConfig;
 
-use crate::cluster::{Cluster, ClusterView, PoolSpec, WorkerAlloc, WorkerRequest};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::cluster::{Cluster, ClusterView, NodeState, PoolSpec, WorkerAlloc, WorkerRequest};
 use crate::ids::{JobId, NodeId};
 use crate::metrics::{JobOutcome, JobStatus, RunResult, Sample};
 use crate::policy::placement::Placement;
@@ -40,6 +45,8 @@ pub struct EngineConfig {
     pub restore_overhead: Millis,
     /// Racks, and the slowdown of gangs that span several.
     pub topology: Option<crate::cluster::Topology>,
+    /// Node failures, spot reclaims and the retry limit of killed jobs.
+    pub faults: FaultConfig,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +59,10 @@ impl Default for EngineConfig {
             checkpoint_interval: 0,
             restore_overhead: 0,
             topology: None,
+            faults: FaultConfig {
+                backoff_limit: 6,
+                ..FaultConfig::default()
+            },
         }
     }
 }
@@ -90,6 +101,8 @@ pub enum JobState {
     Running,
     Finished,
     Unschedulable,
+    /// Killed by node failures more often than the retry limit allows.
+    Failed,
 }
 
 /// Per-job bookkeeping.
@@ -125,7 +138,9 @@ struct JobRun {
     ran_prev: Millis,
     starts: u32,
     preemptions: u32,
-    /// Work lost to preemptions, ms at full speed.
+    /// Times a node failure or reclaim killed the job.
+    failures: u32,
+    /// Work lost to preemptions and kills, ms at full speed.
     lost_work: Millis,
 }
 
@@ -223,6 +238,17 @@ struct Core<'w> {
     checkpoint_interval: Millis,
     /// Slowdown of gangs spanning racks, thousandths (1000 = none).
     cross_rack_milli: u64,
+    faults: FaultConfig,
+    /// Failure and reclaim draws, consumed in event order (deterministic).
+    rng: ChaCha8Rng,
+    /// Repairs of scripted outages: (node, down at, down for).
+    scripted_repairs: Vec<(NodeId, SimTime, Millis)>,
+    /// Node failures and reclaims that happened.
+    node_outages: u64,
+    /// Per pool: nodes being paid for now (all but removed ones), and
+    /// ∫ paid nodes dt in node·ms.
+    paid_nodes: Vec<u64>,
+    node_ms: Vec<u128>,
     restore_overhead: Millis,
     fault: Option<EngineError>,
     /// ∫ allocated milli-GPUs dt, milli-GPU·ms.
@@ -294,6 +320,7 @@ impl<'w> Simulation<'w> {
                     ran_prev: 0,
                     starts: 0,
                     preemptions: 0,
+                    failures: 0,
                     lost_work: 0,
                 }
             })
@@ -320,6 +347,12 @@ impl<'w> Simulation<'w> {
                 in_pass: false,
                 checkpoint_interval: config.checkpoint_interval,
                 cross_rack_milli,
+                rng: ChaCha8Rng::seed_from_u64(config.faults.seed ^ 0x4641_554c_5453_0001),
+                faults: config.faults.clone(),
+                scripted_repairs: Vec::new(),
+                node_outages: 0,
+                paid_nodes: pools.iter().map(|p| u64::from(p.nodes)).collect(),
+                node_ms: vec![0; pools.len()],
                 restore_overhead: config.restore_overhead,
                 fault: None,
                 alloc_integral: 0,
@@ -347,6 +380,7 @@ impl<'w> Simulation<'w> {
         if let Some(h) = self.config.horizon {
             self.core.queue.push(h, Event::Horizon);
         }
+        self.core.schedule_initial_faults();
         if let Some(iv) = self.config.schedule_interval {
             self.core
                 .queue
@@ -360,6 +394,14 @@ impl<'w> Simulation<'w> {
             let mut passed = false;
             match event {
                 Event::Completion { job, attempt } => self.core.complete(job, attempt),
+                Event::NodeDown { node, cause } => {
+                    let remains = self.work_remains();
+                    self.core.node_down(node, cause, remains);
+                }
+                Event::NodeUp { node } => {
+                    let remains = self.work_remains();
+                    self.core.node_up(node, remains);
+                }
                 Event::Arrival { job } => {
                     self.core.arrive(job);
                     self.push_next_arrival();
@@ -417,6 +459,17 @@ impl<'w> Simulation<'w> {
             self.core
                 .check_all_jobs()
                 .map_err(|what| EngineError::Invariant { time, event, what })?;
+        }
+        let end_time_probe = if horizon_reached {
+            self.core.now
+        } else {
+            self.core.last_completion
+        };
+        // Node time is paid up to the end of the measured span, not to the
+        // last (sampling) event after it.
+        let extra = self.core.last_change.since(end_time_probe);
+        for (acc, &n) in self.core.node_ms.iter_mut().zip(&self.core.paid_nodes) {
+            *acc = acc.saturating_sub(u128::from(n) * u128::from(extra));
         }
         let end_time = if horizon_reached {
             self.core.now
@@ -485,11 +538,13 @@ impl<'w> Simulation<'w> {
                     JobState::Running => JobStatus::Running,
                     JobState::Finished => JobStatus::Finished,
                     JobState::Unschedulable => JobStatus::Unschedulable,
+                    JobState::Failed => JobStatus::Failed,
                 },
                 start: r.start,
                 end: r.end,
                 nodes_used: r.nodes_used,
                 preemptions: r.preemptions,
+                failures: r.failures,
                 restarts: r.starts.saturating_sub(1),
                 lost_gpu_milli_ms: u128::from(r.lost_work)
                     * u128::from(core.workload.jobs[i].total_gpu_milli()),
@@ -500,6 +555,19 @@ impl<'w> Simulation<'w> {
             timeline: self.timeline,
             gpu_milli_capacity: core.cluster.gpu_milli_capacity(),
             gpu_alloc_integral: core.alloc_integral,
+            pools: core
+                .cluster
+                .pools()
+                .iter()
+                .zip(&core.node_ms)
+                .map(|(p, &ms)| crate::metrics::PoolUsage {
+                    name: p.name.clone(),
+                    gpus_per_node: p.gpus_per_node,
+                    price_per_node_hour: p.price_per_node_hour,
+                    node_ms: ms,
+                })
+                .collect(),
+            node_outages: core.node_outages,
             end_time,
             events: self.events,
         }
@@ -521,6 +589,9 @@ impl<'w> Core<'w> {
         debug_assert!(time >= self.now, "event queue went back in time");
         let dt = time.since(self.last_change);
         self.alloc_integral += u128::from(self.cluster.gpu_milli_used()) * u128::from(dt);
+        for (acc, &n) in self.node_ms.iter_mut().zip(&self.paid_nodes) {
+            *acc += u128::from(n) * u128::from(dt);
+        }
         self.last_change = time;
         self.now = time;
     }
@@ -743,6 +814,12 @@ impl Core<'_> {
     /// last checkpoint, and queues it again. Returns false if it was not
     /// running.
     pub(crate) fn preempt_job(&mut self, id: JobId) -> bool {
+        self.stop_job(id, false)
+    }
+
+    /// Stops a running job, as a preemption or (`killed`) as a node failure.
+    /// A killed job that exceeds the retry limit fails for good.
+    fn stop_job(&mut self, id: JobId, killed: bool) -> bool {
         if self.jobs.get(id.index()).map(|r| r.state) != Some(JobState::Running) {
             return false;
         }
@@ -764,14 +841,31 @@ impl Core<'_> {
         run.done_work = kept;
         run.attained_prev += u128::from(milli) * u128::from(ran);
         run.ran_prev += ran;
-        run.preemptions += 1;
-        run.state = JobState::Pending;
-        run.queued_at = self.now;
+        if killed {
+            run.failures += 1;
+        } else {
+            run.preemptions += 1;
+        }
         run.infeasible_at = None;
+        let failed = killed && run.failures > self.faults.backoff_limit;
+        run.state = if failed {
+            JobState::Failed
+        } else {
+            JobState::Pending
+        };
+        run.queued_at = self.now;
+        if failed {
+            run.end = Some(self.now);
+        }
         self.remove_running(id);
         // Resources came free: earlier "does not fit" answers no longer hold.
         self.release_epoch += 1;
         self.failed.clear();
+        if failed {
+            self.done += 1;
+            self.queue_pass();
+            return true;
+        }
         if self.in_pass {
             self.requeued.push(id);
         } else {
@@ -779,6 +873,120 @@ impl Core<'_> {
             self.queue_pass();
         }
         true
+    }
+
+    /// Pushes the first failure and reclaim of every node that can have one,
+    /// and the scripted outages.
+    fn schedule_initial_faults(&mut self) {
+        if self.faults.is_empty() {
+            return;
+        }
+        for i in 0..self.cluster.nodes().len() {
+            let node = NodeId::from_index(i);
+            let pool = self.cluster.nodes()[i].pool.index();
+            if let Some(f) = self.faults.failures.get(pool).copied().flatten() {
+                let t = self.now + f.time_to_failure(&mut self.rng);
+                self.queue.push(
+                    t,
+                    Event::NodeDown {
+                        node,
+                        cause: DownCause::Failure,
+                    },
+                );
+            }
+            if let Some(sp) = self.faults.spot.get(pool).copied().flatten() {
+                let t = self.now + sp.time_to_notice(&mut self.rng) + sp.notice();
+                self.queue.push(
+                    t,
+                    Event::NodeDown {
+                        node,
+                        cause: DownCause::Reclaim,
+                    },
+                );
+            }
+        }
+        for &(at, node, down_for) in &self.faults.scripted.clone() {
+            let cause = if down_for.is_some() {
+                DownCause::Failure
+            } else {
+                DownCause::Reclaim
+            };
+            self.queue.push(at, Event::NodeDown { node, cause });
+            if let Some(d) = down_for {
+                self.scripted_repairs.push((node, at, d));
+            }
+        }
+    }
+
+    /// A node fails or is reclaimed: every job with a worker there is killed
+    /// (restarting from its checkpoint, or failing past the retry limit).
+    fn node_down(&mut self, node: NodeId, cause: DownCause, work_remains: bool) {
+        if self.cluster.nodes().get(node.index()).map(|n| n.state()) != Some(NodeState::Ready) {
+            return;
+        }
+        let mut victims: Vec<JobId> = self
+            .running
+            .iter()
+            .copied()
+            .filter(|&j| self.jobs[j.index()].allocs.iter().any(|a| a.node == node))
+            .collect();
+        victims.sort_unstable();
+        for j in victims {
+            self.stop_job(j, true);
+        }
+        self.node_outages += 1;
+        let pool = self.cluster.nodes()[node.index()].pool.index();
+        match cause {
+            DownCause::Reclaim => {
+                self.cluster.set_state(node, NodeState::Removed);
+                self.paid_nodes[pool] -= 1;
+            }
+            DownCause::Failure => {
+                self.cluster.set_state(node, NodeState::Down);
+                let scripted = self
+                    .scripted_repairs
+                    .iter()
+                    .position(|&(n, at, _)| n == node && at == self.now);
+                let repair = match scripted {
+                    Some(i) => Some(self.scripted_repairs.remove(i).2),
+                    None => self
+                        .faults
+                        .failures
+                        .get(pool)
+                        .copied()
+                        .flatten()
+                        .map(|f| f.time_to_repair(&mut self.rng)),
+                };
+                if let Some(r) = repair
+                    && (work_remains || scripted.is_some())
+                {
+                    self.queue.push(self.now + r, Event::NodeUp { node });
+                }
+            }
+        }
+        self.queue_pass();
+    }
+
+    /// A repaired node takes work again; its next failure is drawn.
+    fn node_up(&mut self, node: NodeId, work_remains: bool) {
+        if self.cluster.nodes().get(node.index()).map(|n| n.state()) != Some(NodeState::Down) {
+            return;
+        }
+        self.cluster.set_state(node, NodeState::Ready);
+        self.release_epoch += 1;
+        self.failed.clear();
+        let pool = self.cluster.nodes()[node.index()].pool.index();
+        if work_remains && let Some(f) = self.faults.failures.get(pool).copied().flatten() {
+            let t = self.now + f.time_to_failure(&mut self.rng);
+            self.queue.push(
+                t,
+                Event::NodeDown {
+                    node,
+                    cause: DownCause::Failure,
+                },
+            );
+        }
+        self.queue_pass();
     }
 
     /// The progress of a job as of now.

@@ -22,6 +22,8 @@ pub enum JobStatus {
     Unschedulable,
     /// Submitted after the end of the horizon.
     NotArrived,
+    /// Killed by node failures more times than the retry limit allows.
+    Failed,
 }
 
 impl JobStatus {
@@ -33,6 +35,7 @@ impl JobStatus {
             JobStatus::Pending => "pending",
             JobStatus::Unschedulable => "unschedulable",
             JobStatus::NotArrived => "not_arrived",
+            JobStatus::Failed => "failed",
         }
     }
 }
@@ -51,7 +54,9 @@ pub struct JobOutcome {
     pub nodes_used: u32,
     /// Times the job was preempted (or killed) while running.
     pub preemptions: u32,
-    /// Times it started again after that.
+    /// Times a node failure or spot reclaim killed it.
+    pub failures: u32,
+    /// Times it started again after a preemption or a kill.
     pub restarts: u32,
     /// Work lost to preemptions (progress after the last checkpoint) times the
     /// job's GPUs, in milli-GPU·ms.
@@ -82,8 +87,48 @@ pub struct RunResult {
     pub gpu_alloc_integral: u128,
     /// The end of the measured span: the last completion, or the horizon.
     pub end_time: SimTime,
+    /// Node time paid for, per pool.
+    pub pools: Vec<PoolUsage>,
+    /// Node failures and spot reclaims that happened.
+    pub node_outages: u64,
     /// Events processed.
     pub events: u64,
+}
+
+/// A pool's paid node time over the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolUsage {
+    pub name: String,
+    pub gpus_per_node: u32,
+    /// Currency per node-hour, if the scenario gives one.
+    pub price_per_node_hour: Option<f64>,
+    /// ∫ nodes paid for dt, node·ms (nodes count from the scenario start, or
+    /// from their request, until removed).
+    pub node_ms: u128,
+}
+
+/// Cost of one pool.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolCost {
+    pub pool: String,
+    pub node_hours: f64,
+    /// `None` when the pool has no price.
+    pub cost: Option<f64>,
+}
+
+/// What the run cost, from node time and pool prices.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CostSummary {
+    pub pools: Vec<PoolCost>,
+    /// Sum over priced pools.
+    pub total: f64,
+    pub node_hours: f64,
+    /// GPU-hours allocated to jobs.
+    pub gpu_hours_allocated: f64,
+    /// GPU-hours of the nodes paid for.
+    pub gpu_hours_paid: f64,
+    /// Total cost / finished jobs (0 with no finished job).
+    pub per_finished_job: f64,
 }
 
 /// Mean and nearest-rank percentiles of a sample, in seconds.
@@ -136,6 +181,8 @@ pub struct Counts {
     pub unfinished: u64,
     pub unschedulable: u64,
     pub not_arrived: u64,
+    /// Killed past the retry limit.
+    pub failed: u64,
 }
 
 /// The headline numbers of a run (deterministic: no wall-clock figures).
@@ -154,8 +201,13 @@ pub struct Summary {
     pub mean_gpu_allocation_pct: f64,
     /// Preemptions over all jobs.
     pub preemptions: u64,
+    /// Jobs killed by node failures or reclaims (counting each kill).
+    pub job_kills: u64,
     /// GPU-hours of work lost to preemptions.
     pub lost_gpu_hours: f64,
+    /// Node failures and spot reclaims.
+    pub node_outages: u64,
+    pub cost: CostSummary,
     /// Events processed.
     pub events: u64,
 }
@@ -172,9 +224,11 @@ impl Summary {
         let mut slowdown = Vec::new();
         let mut first_submit: Option<SimTime> = None;
         let mut preemptions = 0u64;
+        let mut kills = 0u64;
         let mut lost: u128 = 0;
         for o in &run.outcomes {
             preemptions += u64::from(o.preemptions);
+            kills += u64::from(o.failures);
             lost += o.lost_gpu_milli_ms;
             let job = workload.job(o.job);
             match o.status {
@@ -182,6 +236,7 @@ impl Summary {
                 JobStatus::Running | JobStatus::Pending => counts.unfinished += 1,
                 JobStatus::Unschedulable => counts.unschedulable += 1,
                 JobStatus::NotArrived => counts.not_arrived += 1,
+                JobStatus::Failed => counts.failed += 1,
             }
             if o.status != JobStatus::NotArrived {
                 first_submit = Some(first_submit.map_or(job.submit, |t| t.min(job.submit)));
@@ -204,6 +259,40 @@ impl Summary {
         } else {
             run.gpu_alloc_integral as f64 * 100.0 / (run.gpu_milli_capacity as f64 * span as f64)
         };
+        let hours = |ms: u128| ms as f64 / 3_600_000.0;
+        let pools: Vec<PoolCost> = run
+            .pools
+            .iter()
+            .map(|p| PoolCost {
+                pool: p.name.clone(),
+                node_hours: round3(hours(p.node_ms)),
+                cost: p
+                    .price_per_node_hour
+                    .map(|price| round3(price * hours(p.node_ms))),
+            })
+            .collect();
+        let total: f64 = run
+            .pools
+            .iter()
+            .filter_map(|p| p.price_per_node_hour.map(|price| price * hours(p.node_ms)))
+            .sum();
+        let cost = CostSummary {
+            total: round3(total),
+            node_hours: round3(run.pools.iter().map(|p| hours(p.node_ms)).sum()),
+            gpu_hours_allocated: round3(run.gpu_alloc_integral as f64 / 1000.0 / 3_600_000.0),
+            gpu_hours_paid: round3(
+                run.pools
+                    .iter()
+                    .map(|p| hours(p.node_ms) * f64::from(p.gpus_per_node))
+                    .sum(),
+            ),
+            per_finished_job: if counts.finished == 0 {
+                0.0
+            } else {
+                round3(total / counts.finished as f64)
+            },
+            pools,
+        };
         Summary {
             jobs: counts,
             jct_s: Stats::from_millis(&mut jct),
@@ -212,6 +301,9 @@ impl Summary {
             makespan_s: span as f64 / MS_PER_SEC as f64,
             mean_gpu_allocation_pct: round3(mean_alloc),
             preemptions,
+            job_kills: kills,
+            node_outages: run.node_outages,
+            cost,
             // milli-GPU·ms → GPU-hours.
             lost_gpu_hours: round3(lost as f64 / 1000.0 / 3_600_000.0),
             events: run.events,

@@ -18,7 +18,7 @@ use crate::time::{FmtSecs, SimTime};
 use crate::workload::Workload;
 
 /// Header of `jobs.csv`; see the README for units.
-pub const JOBS_HEADER: &str = "id,name,tenant,submit_s,start_s,end_s,wait_s,jct_s,slowdown,duration_s,workers,gpus,nodes_used,preemptions,restarts,lost_gpu_s,status";
+pub const JOBS_HEADER: &str = "id,name,tenant,submit_s,start_s,end_s,wait_s,jct_s,slowdown,duration_s,workers,gpus,nodes_used,preemptions,failures,restarts,lost_gpu_s,status";
 
 /// Header of `timeline.csv`; see the README for units.
 pub const TIMELINE_HEADER: &str =
@@ -61,11 +61,12 @@ pub fn jobs_csv(workload: &Workload, run: &RunResult) -> Vec<u8> {
         let lost_gpu_ms = o.lost_gpu_milli_ms / 1_000;
         writeln!(
             out,
-            "{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{}",
             job.workers,
             FmtSecs(job.total_gpu_milli()),
             o.nodes_used,
             o.preemptions,
+            o.failures,
             o.restarts,
             FmtSecs(u64::try_from(lost_gpu_ms).unwrap_or(u64::MAX)),
             o.status.as_str()
@@ -164,6 +165,13 @@ pub fn summary_table(info: &RunInfo, summary: &Summary, wall_time_s: Option<f64>
         "jobs: {} total, {} finished, {} unfinished, {} unschedulable, {} not arrived",
         j.total, j.finished, j.unfinished, j.unschedulable, j.not_arrived
     );
+    if j.failed > 0 || summary.job_kills > 0 || summary.preemptions > 0 {
+        let _ = writeln!(
+            t,
+            "preemptions: {} · kills by node failures: {} · failed jobs: {} · lost work: {:.1} GPU-h",
+            summary.preemptions, summary.job_kills, j.failed, summary.lost_gpu_hours
+        );
+    }
     let _ = writeln!(
         t,
         "{:<12}{:>12}{:>12}{:>12}{:>12}{:>12}",
@@ -180,6 +188,21 @@ pub fn summary_table(info: &RunInfo, summary: &Summary, wall_time_s: Option<f64>
             name, s.mean, s.p50, s.p95, s.p99, s.max
         );
     }
+    let c = &summary.cost;
+    let _ = writeln!(
+        t,
+        "cost {:.2} ({:.2} per finished job) · {:.1} node-hours · GPU-hours allocated {:.1} of {:.1} paid ({:.1}%)",
+        c.total,
+        c.per_finished_job,
+        c.node_hours,
+        c.gpu_hours_allocated,
+        c.gpu_hours_paid,
+        if c.gpu_hours_paid > 0.0 {
+            c.gpu_hours_allocated * 100.0 / c.gpu_hours_paid
+        } else {
+            0.0
+        }
+    );
     let _ = write!(
         t,
         "makespan {:.1} h · mean GPU allocation {:.1}% · {} events",

@@ -103,6 +103,27 @@ struct RawScenario {
     run: RawRun,
     #[serde(default)]
     preemption: RawPreemption,
+    #[serde(default)]
+    faults: RawFaults,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFaults {
+    /// Kills a job survives before it fails (Kubernetes Job backoffLimit).
+    #[serde(default = "default_backoff_limit")]
+    backoff_limit: u32,
+    /// Per pool name.
+    #[serde(default)]
+    failures: std::collections::BTreeMap<String, crate::engine::faults::FailureSpec>,
+    #[serde(default)]
+    spot: std::collections::BTreeMap<String, crate::engine::faults::SpotSpec>,
+    #[serde(default)]
+    outages: Vec<crate::engine::faults::ScriptedOutage>,
+}
+
+fn default_backoff_limit() -> u32 {
+    6
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -519,6 +540,7 @@ fn validate(
             false,
         )?,
         topology: raw.cluster.topology,
+        faults: resolve_faults(&raw.faults, &cluster, raw.seed, &invalid)?,
     };
     if let Some(t) = &raw.cluster.topology {
         if t.nodes_per_rack == 0 {
@@ -568,6 +590,83 @@ fn validate(
         placement_params: raw.policy.placement_params,
         engine,
         output_dir: raw.run.output_dir,
+    })
+}
+
+/// Resolves `[faults]` pool names and node indices against the cluster.
+fn resolve_faults(
+    raw: &RawFaults,
+    cluster: &ClusterSpec,
+    seed: u64,
+    invalid: &impl Fn(&str, String) -> ScenarioError,
+) -> Result<crate::engine::FaultConfig, ScenarioError> {
+    let pool_index = |field: &str, name: &str| {
+        cluster
+            .pools
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = cluster.pools.iter().map(|p| p.name.as_str()).collect();
+                invalid(
+                    field,
+                    format!("no pool named {name:?}; the pools are {}", names.join(", ")),
+                )
+            })
+    };
+    let n = cluster.pools.len();
+    let mut failures = vec![None; n];
+    for (name, f) in &raw.failures {
+        let at = format!("faults.failures.{name}");
+        let i = pool_index(&at, name)?;
+        f.validate(&at).map_err(|m| invalid(&at, m))?;
+        failures[i] = Some(*f);
+    }
+    let mut spot = vec![None; n];
+    for (name, sp) in &raw.spot {
+        let at = format!("faults.spot.{name}");
+        let i = pool_index(&at, name)?;
+        sp.validate(&at).map_err(|m| invalid(&at, m))?;
+        spot[i] = Some(*sp);
+    }
+    let mut scripted = Vec::new();
+    for (k, o) in raw.outages.iter().enumerate() {
+        let at = format!("faults.outages[{k}]");
+        let i = pool_index(&at, &o.pool)?;
+        if o.node >= cluster.pools[i].nodes {
+            return Err(invalid(
+                &at,
+                format!(
+                    "pool {:?} has {} nodes, no node {}",
+                    o.pool, cluster.pools[i].nodes, o.node
+                ),
+            ));
+        }
+        let start = secs_to_millis(o.at_s).ok_or_else(|| {
+            invalid(
+                &at,
+                format!("at_s: expected non-negative seconds, got {}", o.at_s),
+            )
+        })?;
+        let down_for = o
+            .down_for_s
+            .map(|d| {
+                secs_to_millis(d).ok_or_else(|| {
+                    invalid(
+                        &at,
+                        format!("down_for_s: expected non-negative seconds, got {d}"),
+                    )
+                })
+            })
+            .transpose()?;
+        let base: u32 = cluster.pools[..i].iter().map(|p| p.nodes).sum();
+        scripted.push((SimTime(start), crate::ids::NodeId(base + o.node), down_for));
+    }
+    Ok(crate::engine::FaultConfig {
+        failures,
+        spot,
+        scripted,
+        backoff_limit: raw.backoff_limit,
+        seed,
     })
 }
 

@@ -14,7 +14,8 @@ use crate::time::{Millis, SimTime};
 pub const MILLI_PER_GPU: u32 = 1_000;
 
 /// What one worker asks of GPUs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GpuDemand {
     /// This many whole GPUs on one node (0 for a CPU-only worker).
     Whole(u32),
