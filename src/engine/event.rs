@@ -22,9 +22,11 @@ pub enum EventClass {
     Arrival = 2,
     /// One pass per instant, after every completion and arrival.
     Schedule = 3,
+    /// The cluster autoscaler's scan sees the state after the pass.
+    Scan = 4,
     /// Samples see the state after the pass.
-    Sample = 4,
-    Horizon = 5,
+    Sample = 5,
+    Horizon = 6,
 }
 
 /// Why a node went down.
@@ -46,8 +48,10 @@ pub enum Event {
     Arrival { job: JobId },
     /// `node` fails (or is reclaimed): its jobs are killed.
     NodeDown { node: NodeId, cause: DownCause },
-    /// `node` is repaired and takes work again.
+    /// `node` is repaired (or finished provisioning) and takes work.
     NodeUp { node: NodeId },
+    /// A cluster-autoscaler scan.
+    Scan,
     /// A scheduling pass; `periodic` passes schedule the next tick.
     Schedule { periodic: bool },
     /// A timeline sample.
@@ -62,6 +66,7 @@ impl Event {
             Event::Completion { .. } => EventClass::Completion,
             Event::Arrival { .. } => EventClass::Arrival,
             Event::NodeDown { .. } | Event::NodeUp { .. } => EventClass::Node,
+            Event::Scan => EventClass::Scan,
             Event::Schedule { .. } => EventClass::Schedule,
             Event::Sample => EventClass::Sample,
             Event::Horizon => EventClass::Horizon,

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     pub topology: Option<crate::cluster::Topology>,
     /// Node failures, spot reclaims and the retry limit of killed jobs.
     pub faults: FaultConfig,
+    /// The cluster autoscaler, if any, and the seed of its draws.
+    pub autoscaler: Option<(crate::policy::autoscaler::AutoscalerSpec, u64)>,
 }
 
 impl Default for EngineConfig {
@@ -63,6 +65,7 @@ impl Default for EngineConfig {
                 backoff_limit: 6,
                 ..FaultConfig::default()
             },
+            autoscaler: None,
         }
     }
 }
@@ -260,6 +263,9 @@ struct Core<'w> {
 /// A configured simulation of one workload on one cluster.
 pub struct Simulation<'w> {
     core: Core<'w>,
+    autoscaler: Option<crate::policy::autoscaler::ClusterAutoscaler>,
+    /// When each provisioning node was requested.
+    requested_at: BTreeMap<NodeId, SimTime>,
     scheduler: Box<dyn Scheduler>,
     config: EngineConfig,
     next_arrival: usize,
@@ -326,9 +332,32 @@ impl<'w> Simulation<'w> {
             })
             .collect();
         Simulation {
+            autoscaler: config.autoscaler.as_ref().map(|(spec, seed)| {
+                crate::policy::autoscaler::ClusterAutoscaler::new(spec.clone(), pools, *seed)
+                    .expect("the scenario validated the autoscaler")
+            }),
+            requested_at: BTreeMap::new(),
             core: Core {
                 workload,
-                empty: cluster.clone(),
+                empty: {
+                    // "Could this job ever fit?" counts node groups at their
+                    // largest size.
+                    let grown: Vec<PoolSpec> = pools
+                        .iter()
+                        .map(|p| {
+                            let max = config
+                                .autoscaler
+                                .as_ref()
+                                .and_then(|(spec, _)| spec.node_groups.get(&p.name))
+                                .map_or(p.nodes, |g| g.max_size.max(p.nodes));
+                            PoolSpec {
+                                nodes: max,
+                                ..p.clone()
+                            }
+                        })
+                        .collect();
+                    Cluster::new(&grown)
+                },
                 cluster,
                 placement,
                 pool_masks,
@@ -381,6 +410,10 @@ impl<'w> Simulation<'w> {
             self.core.queue.push(h, Event::Horizon);
         }
         self.core.schedule_initial_faults();
+        if let Some(a) = &self.autoscaler {
+            self.core.queue.push(start, Event::Scan);
+            let _ = a;
+        }
         if let Some(iv) = self.config.schedule_interval {
             self.core
                 .queue
@@ -400,7 +433,18 @@ impl<'w> Simulation<'w> {
                 }
                 Event::NodeUp { node } => {
                     let remains = self.work_remains();
+                    self.requested_at.remove(&node);
                     self.core.node_up(node, remains);
+                }
+                Event::Scan => {
+                    self.scan();
+                    if self.work_remains()
+                        && let Some(a) = &self.autoscaler
+                    {
+                        self.core
+                            .queue
+                            .push(time + a.scan_interval().max(1), Event::Scan);
+                    }
                 }
                 Event::Arrival { job } => {
                     self.core.arrive(job);
@@ -483,7 +527,8 @@ impl<'w> Simulation<'w> {
     /// or a pass a policy asked for. Jobs that wait with none of these never
     /// start, so periodic events stop rather than run forever.
     fn work_remains(&self) -> bool {
-        self.next_arrival < self.core.workload.jobs.len()
+        // Arrivals not processed yet (the next one may already be queued).
+        (self.core.arrived as usize) < self.core.workload.jobs.len()
             || !self.core.running.is_empty()
             || !self.core.wakeups.is_empty()
     }
@@ -496,6 +541,71 @@ impl<'w> Simulation<'w> {
                 .queue
                 .push(job.submit, Event::Arrival { job: job.id });
             self.next_arrival += 1;
+        }
+    }
+
+    /// One cluster-autoscaler scan: pending gangs that do not fit now are
+    /// what it may scale up for; its decisions are applied here.
+    fn scan(&mut self) {
+        let Some(autoscaler) = self.autoscaler.as_mut() else {
+            return;
+        };
+        let core = &mut self.core;
+        let pending: Vec<crate::policy::autoscaler::PendingGang> = core
+            .pending
+            .iter()
+            .filter_map(|&j| {
+                let job = core.workload.job(j);
+                let mask = &core.pool_masks[core.jobs[j.index()].mask as usize];
+                let req = WorkerRequest {
+                    gpu: job.gpu,
+                    cpu_milli: job.cpu_milli,
+                    memory_mib: job.memory_mib,
+                    allowed_pools: mask,
+                };
+                (!core.cluster.view().gang_fits(&req, job.workers)).then(|| {
+                    crate::policy::autoscaler::PendingGang {
+                        workers: job.workers,
+                        gpu: job.gpu,
+                        cpu_milli: job.cpu_milli,
+                        memory_mib: job.memory_mib,
+                        allowed_pools: mask.clone(),
+                        priority: job.priority,
+                    }
+                })
+            })
+            .collect();
+        let decisions = autoscaler.scan(&crate::policy::autoscaler::ScanInput {
+            now: core.now,
+            cluster: &core.cluster,
+            requested_at: &self.requested_at,
+            pending: &pending,
+        });
+        for d in decisions {
+            match d {
+                crate::policy::autoscaler::Decision::ScaleUp {
+                    pool,
+                    provisioning_ms,
+                    ..
+                } => {
+                    for delay in provisioning_ms {
+                        let node = core.cluster.add_node(pool, NodeState::Provisioning);
+                        core.paid_nodes[pool.index()] += 1;
+                        self.requested_at.insert(node, core.now);
+                        core.queue.push(core.now + delay, Event::NodeUp { node });
+                    }
+                }
+                crate::policy::autoscaler::Decision::ScaleDown { node }
+                | crate::policy::autoscaler::Decision::GiveUp { node } => {
+                    let n = &core.cluster.nodes()[node.index()];
+                    if n.workers() == 0 && n.state() != NodeState::Removed {
+                        let pool = n.pool.index();
+                        core.cluster.set_state(node, NodeState::Removed);
+                        core.paid_nodes[pool] -= 1;
+                        self.requested_at.remove(&node);
+                    }
+                }
+            }
         }
     }
 
@@ -650,6 +760,13 @@ impl<'w> Core<'w> {
             pending_jobs: self.pending.len() as u32,
             running_jobs: self.running.len() as u32,
             busy_nodes: self.cluster.busy_nodes(),
+            nodes_ready: self.cluster.nodes().iter().filter(|n| n.is_ready()).count() as u32,
+            nodes_provisioning: self
+                .cluster
+                .nodes()
+                .iter()
+                .filter(|n| n.state() == NodeState::Provisioning)
+                .count() as u32,
         }
     }
 
@@ -969,13 +1086,27 @@ impl Core<'_> {
 
     /// A repaired node takes work again; its next failure is drawn.
     fn node_up(&mut self, node: NodeId, work_remains: bool) {
-        if self.cluster.nodes().get(node.index()).map(|n| n.state()) != Some(NodeState::Down) {
-            return;
+        let state = self.cluster.nodes().get(node.index()).map(|n| n.state());
+        if state != Some(NodeState::Down) && state != Some(NodeState::Provisioning) {
+            return; // removed (given up, reclaimed) meanwhile
         }
         self.cluster.set_state(node, NodeState::Ready);
         self.release_epoch += 1;
         self.failed.clear();
         let pool = self.cluster.nodes()[node.index()].pool.index();
+        // A new node from a scale-up may be a spot node: draw its reclaim.
+        if state == Some(NodeState::Provisioning)
+            && let Some(sp) = self.faults.spot.get(pool).copied().flatten()
+        {
+            let t = self.now + sp.time_to_notice(&mut self.rng) + sp.notice();
+            self.queue.push(
+                t,
+                Event::NodeDown {
+                    node,
+                    cause: DownCause::Reclaim,
+                },
+            );
+        }
         if work_remains && let Some(f) = self.faults.failures.get(pool).copied().flatten() {
             let t = self.now + f.time_to_failure(&mut self.rng);
             self.queue.push(

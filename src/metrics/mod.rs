@@ -73,6 +73,10 @@ pub struct Sample {
     pub running_jobs: u32,
     /// Nodes with at least one worker.
     pub busy_nodes: u32,
+    /// Nodes that take work.
+    pub nodes_ready: u32,
+    /// Nodes requested from the cloud and not ready yet.
+    pub nodes_provisioning: u32,
 }
 
 /// Everything the engine hands back.

@@ -21,8 +21,7 @@ use crate::workload::Workload;
 pub const JOBS_HEADER: &str = "id,name,tenant,submit_s,start_s,end_s,wait_s,jct_s,slowdown,duration_s,workers,gpus,nodes_used,preemptions,failures,restarts,lost_gpu_s,status";
 
 /// Header of `timeline.csv`; see the README for units.
-pub const TIMELINE_HEADER: &str =
-    "time_s,gpus_allocated,gpu_alloc_pct,pending_jobs,running_jobs,busy_nodes";
+pub const TIMELINE_HEADER: &str = "time_s,gpus_allocated,gpu_alloc_pct,pending_jobs,running_jobs,busy_nodes,nodes_ready,nodes_provisioning";
 
 /// `jobs.csv`: one row per workload job, in id order.
 pub fn jobs_csv(workload: &Workload, run: &RunResult) -> Vec<u8> {
@@ -100,14 +99,16 @@ pub fn timeline_csv(run: &RunResult) -> Vec<u8> {
         let centi_pct = u128::from(s.gpu_milli_used) * 10_000 / u128::from(cap);
         writeln!(
             out,
-            "{},{},{}.{:02},{},{},{}",
+            "{},{},{}.{:02},{},{},{},{},{}",
             s.time,
             FmtSecs(s.gpu_milli_used),
             centi_pct / 100,
             centi_pct % 100,
             s.pending_jobs,
             s.running_jobs,
-            s.busy_nodes
+            s.busy_nodes,
+            s.nodes_ready,
+            s.nodes_provisioning
         )
         .expect("writing to a String cannot fail");
     }

@@ -105,6 +105,9 @@ struct RawScenario {
     preemption: RawPreemption,
     #[serde(default)]
     faults: RawFaults,
+    /// The cluster autoscaler (Kubernetes cluster-autoscaler vocabulary).
+    #[serde(default)]
+    autoscaler: Option<crate::policy::autoscaler::AutoscalerSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -541,6 +544,21 @@ fn validate(
         )?,
         topology: raw.cluster.topology,
         faults: resolve_faults(&raw.faults, &cluster, raw.seed, &invalid)?,
+        autoscaler: match raw.autoscaler {
+            Some(spec) => {
+                crate::policy::autoscaler::ClusterAutoscaler::new(
+                    spec.clone(),
+                    &cluster.pools,
+                    raw.seed,
+                )
+                .map_err(|m| {
+                    let field = m.split(':').next().unwrap_or("autoscaler").to_string();
+                    invalid(&field, m)
+                })?;
+                Some((spec, raw.seed))
+            }
+            None => None,
+        },
     };
     if let Some(t) = &raw.cluster.topology {
         if t.nodes_per_rack == 0 {
