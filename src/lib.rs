@@ -45,6 +45,7 @@ pub mod cluster;
 pub mod engine;
 pub mod experiment;
 pub mod ids;
+pub mod inference;
 pub mod metrics;
 pub mod policy;
 pub mod report;

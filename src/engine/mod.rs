@@ -256,6 +256,8 @@ struct Core<'w> {
     fault: Option<EngineError>,
     /// ∫ allocated milli-GPUs dt, milli-GPU·ms.
     alloc_integral: u128,
+    /// ∫ ready milli-GPU capacity dt, milli-GPU·ms.
+    capacity_integral: u128,
     last_change: SimTime,
     last_completion: SimTime,
 }
@@ -385,6 +387,7 @@ impl<'w> Simulation<'w> {
                 restore_overhead: config.restore_overhead,
                 fault: None,
                 alloc_integral: 0,
+                capacity_integral: 0,
                 last_change: SimTime::ZERO,
                 last_completion: SimTime::ZERO,
             },
@@ -497,6 +500,11 @@ impl<'w> Simulation<'w> {
             if horizon_reached {
                 break;
             }
+            // Every job is final: what remains queued (samples, scans, far
+            // future failures) would only stretch the span.
+            if self.core.done == total {
+                break;
+            }
         }
         if self.config.check_invariants {
             let (time, event) = (self.core.now, Event::Horizon);
@@ -515,6 +523,10 @@ impl<'w> Simulation<'w> {
         for (acc, &n) in self.core.node_ms.iter_mut().zip(&self.core.paid_nodes) {
             *acc = acc.saturating_sub(u128::from(n) * u128::from(extra));
         }
+        self.core.capacity_integral = self
+            .core
+            .capacity_integral
+            .saturating_sub(u128::from(self.core.cluster.gpu_milli_capacity()) * u128::from(extra));
         let end_time = if horizon_reached {
             self.core.now
         } else {
@@ -665,6 +677,7 @@ impl<'w> Simulation<'w> {
             timeline: self.timeline,
             gpu_milli_capacity: core.cluster.gpu_milli_capacity(),
             gpu_alloc_integral: core.alloc_integral,
+            gpu_capacity_integral: core.capacity_integral,
             pools: core
                 .cluster
                 .pools()
@@ -699,6 +712,7 @@ impl<'w> Core<'w> {
         debug_assert!(time >= self.now, "event queue went back in time");
         let dt = time.since(self.last_change);
         self.alloc_integral += u128::from(self.cluster.gpu_milli_used()) * u128::from(dt);
+        self.capacity_integral += u128::from(self.cluster.gpu_milli_capacity()) * u128::from(dt);
         for (acc, &n) in self.node_ms.iter_mut().zip(&self.paid_nodes) {
             *acc += u128::from(n) * u128::from(dt);
         }
@@ -760,6 +774,7 @@ impl<'w> Core<'w> {
             pending_jobs: self.pending.len() as u32,
             running_jobs: self.running.len() as u32,
             busy_nodes: self.cluster.busy_nodes(),
+            gpu_milli_capacity: self.cluster.gpu_milli_capacity(),
             nodes_ready: self.cluster.nodes().iter().filter(|n| n.is_ready()).count() as u32,
             nodes_provisioning: self
                 .cluster

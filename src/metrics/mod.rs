@@ -73,6 +73,9 @@ pub struct Sample {
     pub running_jobs: u32,
     /// Nodes with at least one worker.
     pub busy_nodes: u32,
+    /// Milli-GPUs of the ready nodes (capacity changes with autoscaling and
+    /// failures).
+    pub gpu_milli_capacity: u64,
     /// Nodes that take work.
     pub nodes_ready: u32,
     /// Nodes requested from the cloud and not ready yet.
@@ -89,6 +92,8 @@ pub struct RunResult {
     pub gpu_milli_capacity: u64,
     /// ∫ allocated milli-GPUs dt over the run, in milli-GPU·ms.
     pub gpu_alloc_integral: u128,
+    /// ∫ ready milli-GPU capacity dt over the run, in milli-GPU·ms.
+    pub gpu_capacity_integral: u128,
     /// The end of the measured span: the last completion, or the horizon.
     pub end_time: SimTime,
     /// Node time paid for, per pool.
@@ -258,10 +263,12 @@ impl Summary {
         }
         let start = first_submit.unwrap_or(SimTime::ZERO);
         let span = run.end_time.since(start);
-        let mean_alloc = if span == 0 || run.gpu_milli_capacity == 0 {
+        // Allocation over the capacity that was there (it changes with
+        // autoscaling and failures).
+        let mean_alloc = if span == 0 || run.gpu_capacity_integral == 0 {
             0.0
         } else {
-            run.gpu_alloc_integral as f64 * 100.0 / (run.gpu_milli_capacity as f64 * span as f64)
+            run.gpu_alloc_integral as f64 * 100.0 / run.gpu_capacity_integral as f64
         };
         let hours = |ms: u128| ms as f64 / 3_600_000.0;
         let pools: Vec<PoolCost> = run

@@ -93,10 +93,11 @@ pub fn timeline_csv(run: &RunResult) -> Vec<u8> {
     let mut out = String::with_capacity(48 * (run.timeline.len() + 1));
     out.push_str(TIMELINE_HEADER);
     out.push('\n');
-    let cap = run.gpu_milli_capacity.max(1);
     for s in &run.timeline {
-        // Percentage with two decimals, from integers.
-        let centi_pct = u128::from(s.gpu_milli_used) * 10_000 / u128::from(cap);
+        // Percentage of the capacity ready at that instant, two decimals,
+        // from integers.
+        let centi_pct =
+            u128::from(s.gpu_milli_used) * 10_000 / u128::from(s.gpu_milli_capacity.max(1));
         writeln!(
             out,
             "{},{},{}.{:02},{},{},{},{},{}",
