@@ -61,6 +61,58 @@ fn engine(c: &mut Criterion) {
     group.bench_function("synthetic-100k/tiresias+best-fit", |b| b.iter(tiresias));
     group.finish();
 
+    // 10,000 jobs with autoscaling, failures and spot reclaims, beside the
+    // same workload on the fixed, fault-free cluster of the groups' largest
+    // size (`scenarios/elastic-capacity.toml`).
+    let elastic_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/elastic-capacity.toml");
+    let jobs: schedlab::scenario::Override = "workload.synthetic.jobs=10000".parse().unwrap();
+    let elastic = Scenario::load(&elastic_path, &[jobs]).expect("elastic scenario loads");
+    let (ework, _) = elastic.build_workload().expect("workload builds");
+    let fixed_pools: Vec<_> = elastic
+        .cluster
+        .pools
+        .iter()
+        .map(|p| schedlab::cluster::PoolSpec {
+            nodes: 8,
+            ..p.clone()
+        })
+        .collect();
+    let fixed_cfg = EngineConfig {
+        autoscaler: None,
+        faults: EngineConfig::default().faults,
+        ..elastic.engine.clone()
+    };
+    let with = || {
+        simulate(
+            &ework,
+            &elastic.cluster.pools,
+            elastic.scheduler,
+            elastic.placement,
+            elastic.engine.clone(),
+        )
+        .expect("run succeeds")
+    };
+    let without = || {
+        simulate(
+            &ework,
+            &fixed_pools,
+            elastic.scheduler,
+            elastic.placement,
+            fixed_cfg.clone(),
+        )
+        .expect("run succeeds")
+    };
+    let mut group = c.benchmark_group("elastic");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(with().events));
+    group.bench_function("10k/autoscaling+failures", |b| b.iter(with));
+    group.throughput(Throughput::Elements(without().events));
+    group.bench_function("10k/fixed-cluster", |b| b.iter(without));
+    group.finish();
+
     // Workload generation alone, for scale.
     let mut group = c.benchmark_group("workload");
     group.sample_size(10);
