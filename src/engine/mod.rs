@@ -575,7 +575,10 @@ impl<'w> Simulation<'w> {
                     memory_mib: job.memory_mib,
                     allowed_pools: mask,
                 };
-                (!core.cluster.view().gang_fits(&req, job.workers)).then(|| {
+                // A job the pass found infeasible since the last release still
+                // is; only the others need the counting test.
+                let known = core.jobs[j.index()].infeasible_at == Some(core.release_epoch);
+                (known || !core.cluster.view().gang_fits(&req, job.workers)).then(|| {
                     crate::policy::autoscaler::PendingGang {
                         workers: job.workers,
                         gpu: job.gpu,
