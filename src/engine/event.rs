@@ -20,13 +20,15 @@ pub enum EventClass {
     /// job that ends as its node fails has finished) and before arrivals.
     Node = 1,
     Arrival = 2,
+    /// Service syncs (HPA) after arrivals, before the pass sees the capacity.
+    Service = 3,
     /// One pass per instant, after every completion and arrival.
-    Schedule = 3,
+    Schedule = 4,
     /// The cluster autoscaler's scan sees the state after the pass.
-    Scan = 4,
+    Scan = 5,
     /// Samples see the state after the pass.
-    Sample = 5,
-    Horizon = 6,
+    Sample = 6,
+    Horizon = 7,
 }
 
 /// Why a node went down.
@@ -52,6 +54,8 @@ pub enum Event {
     NodeUp { node: NodeId },
     /// A cluster-autoscaler scan.
     Scan,
+    /// A sync of service `service` (index in the scenario's list).
+    ServiceSync { service: u32 },
     /// A scheduling pass; `periodic` passes schedule the next tick.
     Schedule { periodic: bool },
     /// A timeline sample.
@@ -67,6 +71,7 @@ impl Event {
             Event::Arrival { .. } => EventClass::Arrival,
             Event::NodeDown { .. } | Event::NodeUp { .. } => EventClass::Node,
             Event::Scan => EventClass::Scan,
+            Event::ServiceSync { .. } => EventClass::Service,
             Event::Schedule { .. } => EventClass::Schedule,
             Event::Sample => EventClass::Sample,
             Event::Horizon => EventClass::Horizon,

@@ -16,7 +16,8 @@ impl Core<'_> {
         self.cluster.audit(
             self.running
                 .iter()
-                .flat_map(|j| &self.jobs[j.index()].allocs),
+                .flat_map(|j| &self.jobs[j.index()].allocs)
+                .chain(self.service_allocs()),
         )?;
         for (slot, &j) in self.running.iter().enumerate() {
             let r = &self.jobs[j.index()];

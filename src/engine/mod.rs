@@ -7,11 +7,13 @@
 pub mod event;
 pub mod faults;
 mod invariants;
+mod services;
 
 use std::collections::BTreeMap;
 
 pub use event::{DownCause, Event, EventClass, EventQueue};
 pub use faults::FaultConfig;
+pub use services::{ServiceConfig, ServiceResult};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -49,6 +51,8 @@ pub struct EngineConfig {
     pub faults: FaultConfig,
     /// The cluster autoscaler, if any, and the seed of its draws.
     pub autoscaler: Option<(crate::policy::autoscaler::AutoscalerSpec, u64)>,
+    /// Inference services sharing the cluster with the training jobs.
+    pub services: Vec<ServiceConfig>,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +70,7 @@ impl Default for EngineConfig {
                 ..FaultConfig::default()
             },
             autoscaler: None,
+            services: Vec::new(),
         }
     }
 }
@@ -248,6 +253,8 @@ struct Core<'w> {
     scripted_repairs: Vec<(NodeId, SimTime, Millis)>,
     /// Node failures and reclaims that happened.
     node_outages: u64,
+    /// Inference services.
+    services: Vec<services::ServiceState>,
     /// Per pool: nodes being paid for now (all but removed ones), and
     /// ∫ paid nodes dt in node·ms.
     paid_nodes: Vec<u64>,
@@ -382,6 +389,12 @@ impl<'w> Simulation<'w> {
                 faults: config.faults.clone(),
                 scripted_repairs: Vec::new(),
                 node_outages: 0,
+                services: config
+                    .services
+                    .iter()
+                    .cloned()
+                    .map(services::ServiceState::new)
+                    .collect(),
                 paid_nodes: pools.iter().map(|p| u64::from(p.nodes)).collect(),
                 node_ms: vec![0; pools.len()],
                 restore_overhead: config.restore_overhead,
@@ -413,6 +426,11 @@ impl<'w> Simulation<'w> {
             self.core.queue.push(h, Event::Horizon);
         }
         self.core.schedule_initial_faults();
+        for i in 0..self.core.services.len() {
+            self.core
+                .queue
+                .push(start, Event::ServiceSync { service: i as u32 });
+        }
         if let Some(a) = &self.autoscaler {
             self.core.queue.push(start, Event::Scan);
             let _ = a;
@@ -438,6 +456,18 @@ impl<'w> Simulation<'w> {
                     let remains = self.work_remains();
                     self.requested_at.remove(&node);
                     self.core.node_up(node, remains);
+                }
+                Event::ServiceSync { service } => {
+                    let i = service as usize;
+                    self.core.service_sync(i);
+                    // Services serve until the horizon, or until the training
+                    // work is done when there is none.
+                    if self.work_remains() || self.config.horizon.is_some() {
+                        let period = self.core.services[i].sync_period.max(1);
+                        self.core
+                            .queue
+                            .push(time + period, Event::ServiceSync { service });
+                    }
                 }
                 Event::Scan => {
                     self.scan();
@@ -502,7 +532,7 @@ impl<'w> Simulation<'w> {
             }
             // Every job is final: what remains queued (samples, scans, far
             // future failures) would only stretch the span.
-            if self.core.done == total {
+            if self.core.done == total && self.core.services.is_empty() {
                 break;
             }
         }
@@ -694,6 +724,7 @@ impl<'w> Simulation<'w> {
                 })
                 .collect(),
             node_outages: core.node_outages,
+            services: core.service_results(end_time),
             end_time,
             events: self.events,
         }
@@ -1069,6 +1100,7 @@ impl Core<'_> {
         for j in victims {
             self.stop_job(j, true);
         }
+        self.drop_replicas_on(node);
         self.node_outages += 1;
         let pool = self.cluster.nodes()[node.index()].pool.index();
         match cause {

@@ -100,6 +100,8 @@ pub struct RunResult {
     pub pools: Vec<PoolUsage>,
     /// Node failures and spot reclaims that happened.
     pub node_outages: u64,
+    /// Inference services: SLO, latency, replicas.
+    pub services: Vec<crate::engine::ServiceResult>,
     /// Events processed.
     pub events: u64,
 }
@@ -217,6 +219,9 @@ pub struct Summary {
     /// Node failures and spot reclaims.
     pub node_outages: u64,
     pub cost: CostSummary,
+    /// Per inference service: SLO-violation minutes, p95 latency, replica-hours.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::engine::ServiceResult>,
     /// Events processed.
     pub events: u64,
 }
@@ -315,6 +320,7 @@ impl Summary {
             job_kills: kills,
             node_outages: run.node_outages,
             cost,
+            services: run.services.clone(),
             // milli-GPU·ms → GPU-hours.
             lost_gpu_hours: round3(lost as f64 / 1000.0 / 3_600_000.0),
             events: run.events,

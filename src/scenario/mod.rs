@@ -108,6 +108,9 @@ struct RawScenario {
     /// The cluster autoscaler (Kubernetes cluster-autoscaler vocabulary).
     #[serde(default)]
     autoscaler: Option<crate::policy::autoscaler::AutoscalerSpec>,
+    /// Inference services beside the training jobs.
+    #[serde(default)]
+    services: Vec<crate::inference::service::ServiceSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -558,6 +561,23 @@ fn validate(
                 Some((spec, raw.seed))
             }
             None => None,
+        },
+        services: {
+            let base = path.parent().unwrap_or(Path::new(""));
+            let mut out = Vec::new();
+            for (k, spec) in raw.services.iter().enumerate() {
+                let at = format!("services[{k}]");
+                spec.validate().map_err(|e| invalid(&at, e.to_string()))?;
+                let rate = spec
+                    .rate
+                    .load(base, raw.seed)
+                    .map_err(|e| invalid(&format!("{at}.rate"), e.to_string()))?;
+                out.push(crate::engine::ServiceConfig {
+                    spec: spec.clone(),
+                    rate,
+                });
+            }
+            out
         },
     };
     if let Some(t) = &raw.cluster.topology {
