@@ -190,6 +190,19 @@ pub fn summary_table(info: &RunInfo, summary: &Summary, wall_time_s: Option<f64>
             name, s.mean, s.p50, s.p95, s.p99, s.max
         );
     }
+    for svc in &summary.services {
+        let _ = writeln!(
+            t,
+            "service {}: SLO violated {:.1} min · p95 latency mean {:.0} ms (p95 {:.0}, max {:.0}) · {:.1} replica-hours · {} training jobs preempted",
+            svc.name,
+            svc.slo.slo_violation_minutes,
+            svc.slo.mean_p95_ms,
+            svc.slo.p95_of_p95_ms,
+            svc.slo.max_p95_ms,
+            svc.slo.replica_hours,
+            svc.preemptions_caused
+        );
+    }
     let c = &summary.cost;
     let _ = writeln!(
         t,
