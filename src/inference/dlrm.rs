@@ -369,3 +369,60 @@ mod tests {
         assert_eq!(imp.report.skipped_rows(), 2);
     }
 }
+
+/// Priority of DLRM inference instances imported as jobs: above training
+/// jobs (which default to 0), so priority-aware policies favour the
+/// long-running service load.
+pub const DLRM_JOB_PRIORITY: i32 = 1000;
+
+/// The instances as one-worker jobs: a static service load that can run
+/// beside a training workload (`[[workload.extra]]` with `format = "dlrm"`).
+/// Each job is submitted at the instance's start and runs until its end; an
+/// instance still alive at the end of the trace runs to the trace end (the
+/// report notes how many). Tenant = the instance's app, status = its role
+/// (`HN`/`CN`), priority [`DLRM_JOB_PRIORITY`].
+pub fn to_imported(import: DlrmImport) -> crate::trace::Imported {
+    let DlrmImport {
+        instances,
+        mut report,
+        trace_end,
+    } = import;
+    let mut censored = 0;
+    let drafts = instances
+        .into_iter()
+        .map(|i| {
+            let end = i.end.unwrap_or_else(|| {
+                censored += 1;
+                trace_end
+            });
+            crate::workload::JobDraft {
+                name: i.name,
+                submit: i.start,
+                tenant: i.app,
+                priority: DLRM_JOB_PRIORITY,
+                workers: 1,
+                gpu: i.gpu,
+                cpu_milli: i.cpu_milli,
+                memory_mib: i.memory_mib,
+                gpu_models: Vec::new(),
+                duration: end.since(i.start),
+                status: Some(i.role.name().to_string()),
+            }
+        })
+        .collect();
+    if censored > 0 {
+        report.notes.push(format!(
+            "{censored} instances were still running at the end of the trace ({} s): they run until then",
+            trace_end.as_millis() / 1000
+        ));
+    }
+    crate::trace::Imported {
+        workload: crate::workload::Workload::from_drafts(drafts),
+        report,
+    }
+}
+
+/// True when `header` is the DLRM trace's header.
+pub fn sniff(header: &[String]) -> bool {
+    header.iter().map(String::as_str).eq(HEADER)
+}

@@ -187,6 +187,19 @@ struct RawWorkload {
     synthetic: Option<SyntheticSpec>,
     #[serde(default)]
     filters: FilterSpec,
+    /// More traces merged into the workload after the filters (e.g. a static
+    /// inference load beside training).
+    #[serde(default)]
+    extra: Vec<RawExtra>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExtra {
+    trace: PathBuf,
+    format: TraceFormat,
+    #[serde(default)]
+    lenient: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,6 +272,8 @@ pub struct Scenario {
     pub workload: WorkloadSource,
     pub import: ImportOptions,
     pub filters: FilterSpec,
+    /// More traces merged in after the filters: (path, format, lenient).
+    pub extra: Vec<(PathBuf, TraceFormat, bool)>,
     pub scheduler: SchedulerKind,
     /// `[policy.scheduler_params]`, validated at load time.
     pub scheduler_params: toml::Table,
@@ -348,7 +363,29 @@ impl Scenario {
                 None,
             ),
         };
-        let (workload, filters) = filter::apply(workload, &self.filters, self.seed);
+        let (mut workload, filters) = filter::apply(workload, &self.filters, self.seed);
+        let mut import = import;
+        if !self.extra.is_empty() {
+            let mut drafts = workload.to_drafts();
+            for (path, format, lenient) in &self.extra {
+                let opts = ImportOptions {
+                    lenient: *lenient,
+                    ..self.import.clone()
+                };
+                let extra = trace::read_trace(path, *format, &opts)?;
+                if let Some(report) = &mut import {
+                    report.notes.extend(
+                        extra
+                            .report
+                            .notes
+                            .iter()
+                            .map(|n| format!("{}: {n}", path.display())),
+                    );
+                }
+                drafts.extend(extra.workload.to_drafts());
+            }
+            workload = Workload::from_drafts(drafts);
+        }
         Ok((
             workload,
             WorkloadReport {
@@ -622,6 +659,17 @@ fn validate(
         workload,
         import,
         filters: w.filters,
+        extra: w
+            .extra
+            .iter()
+            .map(|e| {
+                (
+                    path.parent().unwrap_or(Path::new("")).join(&e.trace),
+                    e.format,
+                    e.lenient,
+                )
+            })
+            .collect(),
         scheduler: raw.policy.scheduler,
         scheduler_params: raw.policy.scheduler_params,
         placement: raw.policy.placement,

@@ -39,12 +39,16 @@ pub enum TraceFormat {
     Pai,
     /// SenseTime Helios `cluster_log.csv` (see [`helios`]).
     Helios,
+    /// Alibaba disaggregated DLRM inference instances, as one-worker jobs
+    /// (see [`crate::inference::dlrm`]).
+    Dlrm,
 }
 
 impl TraceFormat {
     /// Every format, in name order.
-    pub const ALL: [TraceFormat; 6] = [
+    pub const ALL: [TraceFormat; 7] = [
         TraceFormat::Canonical,
+        TraceFormat::Dlrm,
         TraceFormat::Helios,
         TraceFormat::Itp,
         TraceFormat::Openb,
@@ -61,6 +65,7 @@ impl TraceFormat {
             TraceFormat::Itp => "itp",
             TraceFormat::Pai => "pai",
             TraceFormat::Helios => "helios",
+            TraceFormat::Dlrm => "dlrm",
         }
     }
 }
@@ -236,6 +241,8 @@ pub fn read_trace(
         TraceFormat::Itp => itp::import(path, opts),
         TraceFormat::Pai => pai::import(path, opts),
         TraceFormat::Helios => helios::import(path, opts),
+        TraceFormat::Dlrm => crate::inference::dlrm::import(path, opts.lenient)
+            .map(crate::inference::dlrm::to_imported),
     }
 }
 
@@ -268,6 +275,7 @@ pub fn detect_format(path: &Path) -> Result<Option<TraceFormat>, TraceError> {
         (TraceFormat::Itp, itp::sniff(&header)),
         (TraceFormat::Pai, pai::sniff(&header)),
         (TraceFormat::Helios, helios::sniff(&header)),
+        (TraceFormat::Dlrm, crate::inference::dlrm::sniff(&header)),
     ]
     .into_iter()
     .filter_map(|(f, hit)| hit.then_some(f))
