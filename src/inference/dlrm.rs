@@ -316,60 +316,6 @@ fn parse_row(row: &Row<'_>) -> Result<DlrmInstance, TraceError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HEAD: &str = "instance_sn,role,app_name,cpu_request,cpu_limit,gpu_request,gpu_limit,rdma_request,rdma_limit,memory_request,memory_limit,disk_request,disk_limit,max_instance_per_node,creation_time,scheduled_time,deletion_time\n";
-
-    #[test]
-    fn maps_units_and_missing_times() {
-        let text = format!(
-            "{HEAD}instance_7185,HN,app_0,12,12,1,1,25,25,120.0,120.0,680.0,800.0,8,,,\n\
-             instance_13574,CN,app_130,64,64,0,0,1,1,320.0,320.0,255.0,300.0,-1,1435629.0,1435629.0,1435760.0\n\
-             x,CN,app_1,0.5,0.5,0,0,1,1,1.5,1.5,1,1,2,NaN,NaN,75.0\n"
-        );
-        let imp = import_from(text.as_bytes(), Path::new("t.csv"), false).unwrap();
-        let a = &imp.instances[0];
-        assert_eq!(
-            (a.role, a.gpu, a.cpu_milli, a.memory_mib),
-            (DlrmRole::Hn, GpuDemand::Whole(1), 12_000, 122_880)
-        );
-        assert_eq!(
-            (a.created, a.start, a.end, a.max_per_node, a.rdma_pct),
-            (None, SimTime(0), None, Some(8), 25)
-        );
-        let b = &imp.instances[1];
-        assert_eq!(b.start, SimTime(1_435_629_000));
-        assert_eq!(b.end, Some(SimTime(1_435_760_000)));
-        assert_eq!(b.max_per_node, None);
-        let c = &imp.instances[2];
-        assert_eq!(
-            (c.cpu_milli, c.memory_mib, c.end),
-            (500, 1_536, Some(SimTime(75_000)))
-        );
-        assert_eq!(imp.trace_end, SimTime(1_435_760_000));
-    }
-
-    #[test]
-    fn inconsistent_times_are_row_errors() {
-        let text = format!("{HEAD}a,CN,app,1,1,0,0,1,1,1,1,1,1,-1,10,5,20\n");
-        let err = import_from(text.as_bytes(), Path::new("t.csv"), false)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("line 2, column 16, field `scheduled_time`"),
-            "{err}"
-        );
-        let text = format!(
-            "{HEAD}a,CN,app,1,1,0,0,1,1,1,1,1,1,-1,,30,20\nb,XN,app,1,1,0,0,1,1,1,1,1,1,-1,,,\nc,CN,app,1,1,0,0,1,1,1,1,1,1,-1,,,\n"
-        );
-        let imp = import_from(text.as_bytes(), Path::new("t.csv"), true).unwrap();
-        assert_eq!(imp.instances.len(), 1);
-        assert_eq!(imp.report.skipped_rows(), 2);
-    }
-}
-
 /// Priority of DLRM inference instances imported as jobs: above training
 /// jobs (which default to 0), so priority-aware policies favour the
 /// long-running service load.
@@ -425,4 +371,58 @@ pub fn to_imported(import: DlrmImport) -> crate::trace::Imported {
 /// True when `header` is the DLRM trace's header.
 pub fn sniff(header: &[String]) -> bool {
     header.iter().map(String::as_str).eq(HEADER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "instance_sn,role,app_name,cpu_request,cpu_limit,gpu_request,gpu_limit,rdma_request,rdma_limit,memory_request,memory_limit,disk_request,disk_limit,max_instance_per_node,creation_time,scheduled_time,deletion_time\n";
+
+    #[test]
+    fn maps_units_and_missing_times() {
+        let text = format!(
+            "{HEAD}instance_7185,HN,app_0,12,12,1,1,25,25,120.0,120.0,680.0,800.0,8,,,\n\
+             instance_13574,CN,app_130,64,64,0,0,1,1,320.0,320.0,255.0,300.0,-1,1435629.0,1435629.0,1435760.0\n\
+             x,CN,app_1,0.5,0.5,0,0,1,1,1.5,1.5,1,1,2,NaN,NaN,75.0\n"
+        );
+        let imp = import_from(text.as_bytes(), Path::new("t.csv"), false).unwrap();
+        let a = &imp.instances[0];
+        assert_eq!(
+            (a.role, a.gpu, a.cpu_milli, a.memory_mib),
+            (DlrmRole::Hn, GpuDemand::Whole(1), 12_000, 122_880)
+        );
+        assert_eq!(
+            (a.created, a.start, a.end, a.max_per_node, a.rdma_pct),
+            (None, SimTime(0), None, Some(8), 25)
+        );
+        let b = &imp.instances[1];
+        assert_eq!(b.start, SimTime(1_435_629_000));
+        assert_eq!(b.end, Some(SimTime(1_435_760_000)));
+        assert_eq!(b.max_per_node, None);
+        let c = &imp.instances[2];
+        assert_eq!(
+            (c.cpu_milli, c.memory_mib, c.end),
+            (500, 1_536, Some(SimTime(75_000)))
+        );
+        assert_eq!(imp.trace_end, SimTime(1_435_760_000));
+    }
+
+    #[test]
+    fn inconsistent_times_are_row_errors() {
+        let text = format!("{HEAD}a,CN,app,1,1,0,0,1,1,1,1,1,1,-1,10,5,20\n");
+        let err = import_from(text.as_bytes(), Path::new("t.csv"), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 2, column 16, field `scheduled_time`"),
+            "{err}"
+        );
+        let text = format!(
+            "{HEAD}a,CN,app,1,1,0,0,1,1,1,1,1,1,-1,,30,20\nb,XN,app,1,1,0,0,1,1,1,1,1,1,-1,,,\nc,CN,app,1,1,0,0,1,1,1,1,1,1,-1,,,\n"
+        );
+        let imp = import_from(text.as_bytes(), Path::new("t.csv"), true).unwrap();
+        assert_eq!(imp.instances.len(), 1);
+        assert_eq!(imp.report.skipped_rows(), 2);
+    }
 }
