@@ -90,3 +90,88 @@ fn the_hpa_scales_up_and_preempts_training() {
     let summary = Summary::compute(&w, &r);
     assert_eq!(summary.services.len(), 1);
 }
+
+const WEB: &str = r#"
+name = "web"
+priority = 1000
+capacity_rps = 10.0
+slo_ms = 500.0
+initial_replicas = 2
+[replica]
+gpus = 1
+cpu_milli = 1000
+memory_mib = 1024
+[latency]
+kind = "mmc"
+[rate]
+kind = "diurnal"
+base_rps = 5.0
+amplitude = 0.0
+duration_s = 3600.0
+[[rollouts]]
+at_s = 30.0
+version = "v2"
+max_surge = 1
+max_unavailable = 0
+"#;
+
+fn web() -> ServiceConfig {
+    let spec: ServiceSpec = toml::from_str(WEB).unwrap();
+    spec.validate().unwrap();
+    let rate = spec.rate.load(Path::new("."), 0).unwrap();
+    ServiceConfig { spec, rate }
+}
+
+/// Two replicas on a 4-GPU node; a rollout at 30 s with maxSurge 1 and
+/// maxUnavailable 0 needs a spare GPU for the surge pod. With T (2 GPUs,
+/// priority 2000, not preemptible by the service) running until 100 s there
+/// is none, so the rollout waits, keeping 2 replicas, and completes at the
+/// first sync after T ends (105 s). Without T it completes at 30 s.
+#[test]
+fn a_rollout_needs_gpus_for_its_surge() {
+    let pools = [PoolSpec {
+        name: "gpu".into(),
+        nodes: 1,
+        gpus_per_node: 4,
+        gpu_model: "A100".into(),
+        cpu_milli: 32_000,
+        memory_mib: 131_072,
+        price_per_node_hour: None,
+        labels: Default::default(),
+    }];
+    let run = |with_t: bool| {
+        let jobs = if with_t {
+            vec![JobDraft::new("T").gpus(2).duration_s(100).priority(2000)]
+        } else {
+            vec![JobDraft::new("idle").submit_s(500).gpus(1).duration_s(1)]
+        };
+        let w = Workload::from_drafts(jobs);
+        let cfg = EngineConfig {
+            check_invariants: true,
+            horizon: Some(SimTime::from_secs(200)),
+            services: vec![web()],
+            ..EngineConfig::default()
+        };
+        simulate(
+            &w,
+            &pools,
+            SchedulerKind::FifoSkip,
+            PlacementKind::BestFit,
+            cfg,
+        )
+        .unwrap()
+    };
+    let blocked = run(true);
+    assert_eq!(blocked.outcomes[0].start, Some(SimTime::ZERO));
+    assert_eq!(blocked.services[0].rollouts_completed_at_s, [105.0]);
+    let free = run(false);
+    assert_eq!(free.services[0].rollouts_completed_at_s, [30.0]);
+    // Both keep 2 replicas throughout (195 s × 2 = 400 replica-seconds to the horizon).
+    for r in [&blocked, &free] {
+        assert!(
+            (r.services[0].slo.replica_hours - 400.0 / 3600.0).abs() < 1e-9,
+            "{}",
+            r.services[0].slo.replica_hours
+        );
+    }
+}
