@@ -164,8 +164,7 @@ pub fn import_from<R: Read>(
     let mut never_ran = 0u64;
     let mut cpu_only = 0u64;
     let mut reshaped = 0u64;
-    let mut rounded_jobs = 0u64;
-    let mut added_gpus = 0u64;
+    let mut rounding = super::philly::Rounding::default();
     while let Some(row) = t.next_row()? {
         let r = match parse_row(&row, &cols) {
             Ok(r) => r,
@@ -186,10 +185,7 @@ pub fn import_from<R: Read>(
         if s.reshaped {
             reshaped += 1;
         }
-        if s.rounded {
-            rounded_jobs += 1;
-            added_gpus += u64::from(s.workers) * u64::from(s.per_worker) - u64::from(r.gpus);
-        }
+        rounding.record(r.gpus, s.workers, s.per_worker);
         let cpu_milli = match r.cpus {
             Some(cpus) => {
                 let per = (u64::from(cpus) * 1_000).div_ceil(u64::from(s.workers));
@@ -261,10 +257,8 @@ pub fn import_from<R: Read>(
             opts.node_gpus
         ));
     }
-    if rounded_jobs > 0 {
-        t.note(format!(
-            "{rounded_jobs} jobs did not split evenly into node-sized workers and were rounded up ({added_gpus} GPUs added in total)"
-        ));
+    if let Some(note) = rounding.note(opts.node_gpus) {
+        t.note(note);
     }
     Ok(Imported {
         workload: Workload::from_drafts(drafts),

@@ -83,20 +83,16 @@ pub fn import_from<R: Read>(
 
     let mut drafts: Vec<JobDraft> = Vec::new();
     let mut gangs = 0u64;
-    let mut rounded_jobs = 0u64;
-    let mut added_gpus = 0u64;
+    let mut rounding = super::philly::Rounding::default();
     while let Some(row) = t.next_row()? {
         match parse_row(&row) {
             Ok(r) => {
                 t.kept();
-                let (workers, per_worker, rounded) = split_gpus(r.gpus, opts);
+                let (workers, per_worker, _) = split_gpus(r.gpus, opts);
                 if workers > 1 {
                     gangs += 1;
                 }
-                if rounded {
-                    rounded_jobs += 1;
-                    added_gpus += u64::from(workers) * u64::from(per_worker) - u64::from(r.gpus);
-                }
+                rounding.record(r.gpus, workers, per_worker);
                 drafts.push(JobDraft {
                     name: r.name,
                     // Absolute trace time for now; made relative below.
@@ -138,10 +134,8 @@ pub fn import_from<R: Read>(
             opts.node_gpus
         ));
     }
-    if rounded_jobs > 0 {
-        t.note(format!(
-            "{rounded_jobs} jobs did not split evenly into node-sized workers and were rounded up ({added_gpus} GPUs added in total)"
-        ));
+    if let Some(note) = rounding.note(opts.node_gpus) {
+        t.note(note);
     }
     Ok(Imported {
         workload: Workload::from_drafts(drafts),

@@ -74,6 +74,37 @@ pub fn sniff(header: &[String]) -> bool {
     header.iter().map(String::as_str).eq(HEADER)
 }
 
+/// Counts the jobs [`split_gpus`] had to round up, for the import report
+/// note every gang-splitting importer gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Rounding {
+    /// Jobs whose workers hold more GPUs than the job asked for.
+    pub jobs: u64,
+    /// Whole GPUs added in total by that rounding.
+    pub added_gpus: u64,
+}
+
+impl Rounding {
+    /// Records the split of a `gpus`-GPU job into `workers` × `per_worker`.
+    pub fn record(&mut self, gpus: u32, workers: u32, per_worker: u32) {
+        let held = u64::from(workers) * u64::from(per_worker);
+        if held > u64::from(gpus) {
+            self.jobs += 1;
+            self.added_gpus += held - u64::from(gpus);
+        }
+    }
+
+    /// The report note, if any job was rounded.
+    pub fn note(&self, node_gpus: u32) -> Option<String> {
+        (self.jobs > 0).then(|| {
+            format!(
+                "{} jobs did not split evenly into {node_gpus}-GPU workers and were rounded up, adding {} GPUs in total",
+                self.jobs, self.added_gpus
+            )
+        })
+    }
+}
+
 /// Reads a Philly trace file (times in ms since the earliest submission), with
 /// the import report.
 pub fn import(path: &Path, opts: &ImportOptions) -> Result<Imported, TraceError> {
@@ -131,6 +162,7 @@ fn import_rows<R: Read>(
     let mut drafts: Vec<JobDraft> = Vec::new();
     let mut stamps: Vec<i64> = Vec::new();
     let mut stats = PhillyStats::default();
+    let mut rounding = Rounding::default();
     while let Some(rec) = t.next_row()? {
         let line = rec.line;
         let parsed = parse_row(&rec, &path, line);
@@ -142,11 +174,8 @@ fn import_rows<R: Read>(
             }
         };
         t.kept();
-        let (workers, per_worker, rounded) = split_gpus(row.gpus, opts);
-        if rounded {
-            stats.rounded_up_jobs += 1;
-            stats.added_gpus += u64::from(workers) * u64::from(per_worker) - u64::from(row.gpus);
-        }
+        let (workers, per_worker, _) = split_gpus(row.gpus, opts);
+        rounding.record(row.gpus, workers, per_worker);
         stamps.push(row.submit_ms);
         drafts.push(JobDraft {
             name: format!("philly-L{line}"),
@@ -178,11 +207,10 @@ fn import_rows<R: Read>(
         // difference is non-negative and fits easily.
         draft.submit = SimTime(stamp.abs_diff(origin));
     }
-    if stats.rounded_up_jobs > 0 {
-        t.note(format!(
-            "{} jobs did not split evenly into {}-GPU workers and were rounded up, adding {} GPUs in total",
-            stats.rounded_up_jobs, opts.node_gpus, stats.added_gpus
-        ));
+    stats.rounded_up_jobs = rounding.jobs as usize;
+    stats.added_gpus = rounding.added_gpus;
+    if let Some(note) = rounding.note(opts.node_gpus) {
+        t.note(note);
     }
     let imported = Imported {
         workload: Workload::from_drafts(drafts),
