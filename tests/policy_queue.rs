@@ -15,7 +15,11 @@ use schedlab::engine::{EngineConfig, Simulation};
 use schedlab::metrics::{JobStatus, RunResult};
 use schedlab::policy::placement::PlacementKind;
 use schedlab::policy::scheduler::SchedulerKind;
-use schedlab::workload::{GpuDemand, JobDraft, Workload};
+use schedlab::workload::{JobDraft, Workload};
+
+mod common;
+
+use common::{ever_fits, jobs, pools};
 
 /// The policies of this file.
 const OURS: [SchedulerKind; 5] = [
@@ -473,89 +477,6 @@ fn bad_parameters_name_the_field() {
     }
 }
 
-const MODELS: [&str; 2] = ["V100", "A100"];
-
-fn pools() -> impl Strategy<Value = Vec<PoolSpec>> {
-    prop::collection::vec((1u32..4, 0u32..9, 0usize..2, 1u32..5), 1..4).prop_map(|ps| {
-        ps.into_iter()
-            .enumerate()
-            .map(|(i, (nodes, gpus, model, cpu))| PoolSpec {
-                name: format!("pool{i}"),
-                nodes,
-                gpus_per_node: gpus,
-                gpu_model: MODELS[model].into(),
-                cpu_milli: cpu * 4_000,
-                memory_mib: 65_536,
-                price_per_node_hour: None,
-                labels: Default::default(),
-            })
-            .collect()
-    })
-}
-
-fn gpu() -> impl Strategy<Value = GpuDemand> {
-    prop_oneof![
-        3 => (0u32..5).prop_map(GpuDemand::Whole),
-        1 => (1u32..1000).prop_map(GpuDemand::Fraction),
-    ]
-}
-
-fn jobs() -> impl Strategy<Value = Workload> {
-    let job = (
-        0u64..200,
-        1u32..4,
-        gpu(),
-        0u32..9,
-        1u64..100,
-        0usize..4,
-        0usize..3,
-    );
-    prop::collection::vec(job, 0..30).prop_map(|js| {
-        Workload::from_drafts(
-            js.into_iter()
-                .enumerate()
-                .map(|(i, (submit, workers, gpu, cpu, dur, models, tenant))| {
-                    let mut d = JobDraft::new(format!("j{i}"))
-                        .submit_s(submit)
-                        .workers(workers)
-                        .duration_s(dur)
-                        .cpu_mem(cpu * 1_000, 1_024)
-                        .tenant(["a", "b", "c"][tenant]);
-                    d.gpu = gpu;
-                    d.gpu_models = match models {
-                        0 => vec!["V100".into()],
-                        1 => vec!["A100".into()],
-                        _ => vec![],
-                    };
-                    d
-                })
-                .collect(),
-        )
-    })
-}
-
-/// Could the job fit on the empty cluster? (As in `tests/properties.rs`.)
-fn ever_fits(pools: &[PoolSpec], job: &schedlab::workload::Job) -> bool {
-    let mut total = 0u64;
-    for p in pools {
-        if !job.gpu_models.is_empty() && !job.gpu_models.contains(&p.gpu_model) {
-            continue;
-        }
-        let by_cpu = p
-            .cpu_milli
-            .checked_div(job.cpu_milli)
-            .map_or(u64::MAX, u64::from);
-        let by_mem = p.memory_mib.checked_div(job.memory_mib).unwrap_or(u64::MAX);
-        let by_gpu = match job.gpu {
-            GpuDemand::Whole(0) => u64::MAX,
-            GpuDemand::Whole(g) => u64::from(p.gpus_per_node / g),
-            GpuDemand::Fraction(m) => u64::from(p.gpus_per_node) * u64::from(1000 / m),
-        };
-        total += by_cpu.min(by_mem).min(by_gpu).min(1_000) * u64::from(p.nodes);
-    }
-    total >= u64::from(job.workers)
-}
-
 /// Each policy with its defaults and with parameters that make it preempt
 /// more often.
 const CONFIGS: [(SchedulerKind, &str); 10] = [
@@ -586,7 +507,7 @@ proptest! {
     #[test]
     fn every_feasible_job_finishes(
         pools in pools(),
-        w in jobs(),
+        w in jobs(3),
         config in prop::sample::select(CONFIGS.to_vec()),
         placement in prop::sample::select(vec![PlacementKind::FirstFit, PlacementKind::BestFit, PlacementKind::WorstFit]),
         periodic in prop::option::of(1u64..50),
@@ -628,7 +549,7 @@ proptest! {
     #[test]
     fn without_checkpoints_every_feasible_job_still_finishes(
         pools in pools(),
-        w in jobs(),
+        w in jobs(3),
         config in prop::sample::select(
             CONFIGS.iter().copied().filter(|c| !c.1.contains("promote")).collect::<Vec<_>>()
         ),
@@ -656,7 +577,7 @@ proptest! {
     #[test]
     fn runs_are_deterministic(
         pools in pools(),
-        w in jobs(),
+        w in jobs(3),
         config in prop::sample::select(CONFIGS.to_vec()),
     ) {
         let (s, p) = config;

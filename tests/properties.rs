@@ -5,15 +5,16 @@
 //! reported unschedulable.
 
 use proptest::prelude::*;
-use schedlab::cluster::PoolSpec;
+
 use schedlab::engine::{EngineConfig, simulate};
 use schedlab::metrics::JobStatus;
 use schedlab::policy::placement::PlacementKind;
 use schedlab::policy::scheduler::SchedulerKind;
 use schedlab::time::SimTime;
-use schedlab::workload::{GpuDemand, JobDraft, Workload};
 
-const MODELS: [&str; 2] = ["V100", "A100"];
+mod common;
+
+use common::{ever_fits, jobs, pools};
 
 /// The schedulers under test: every one that runs with default parameters
 /// (Kueue needs its queues; `tests/policy_admission.rs` covers it).
@@ -33,86 +34,13 @@ const SCHEDULERS: [SchedulerKind; 10] = [
 /// The placements under test: all of them.
 const PLACEMENTS: [PlacementKind; 9] = PlacementKind::ALL;
 
-fn pools() -> impl Strategy<Value = Vec<PoolSpec>> {
-    prop::collection::vec((1u32..4, 0u32..9, 0usize..2, 1u32..5), 1..4).prop_map(|ps| {
-        ps.into_iter()
-            .enumerate()
-            .map(|(i, (nodes, gpus, model, cpu))| PoolSpec {
-                name: format!("pool{i}"),
-                nodes,
-                gpus_per_node: gpus,
-                gpu_model: MODELS[model].into(),
-                cpu_milli: cpu * 4_000,
-                memory_mib: 65_536,
-                price_per_node_hour: None,
-                labels: Default::default(),
-            })
-            .collect()
-    })
-}
-
-fn gpu() -> impl Strategy<Value = GpuDemand> {
-    prop_oneof![
-        3 => (0u32..5).prop_map(GpuDemand::Whole),
-        1 => (1u32..1000).prop_map(GpuDemand::Fraction),
-    ]
-}
-
-fn jobs() -> impl Strategy<Value = Workload> {
-    let job = (0u64..200, 1u32..4, gpu(), 0u32..9, 1u64..100, 0usize..4);
-    prop::collection::vec(job, 0..30).prop_map(|js| {
-        Workload::from_drafts(
-            js.into_iter()
-                .enumerate()
-                .map(|(i, (submit, workers, gpu, cpu, dur, models))| {
-                    let mut d = JobDraft::new(format!("j{i}"))
-                        .submit_s(submit)
-                        .workers(workers)
-                        .duration_s(dur)
-                        .cpu_mem(cpu * 1_000, 1_024);
-                    d.gpu = gpu;
-                    d.gpu_models = match models {
-                        0 => vec!["V100".into()],
-                        1 => vec!["A100".into()],
-                        _ => vec![],
-                    };
-                    d
-                })
-                .collect(),
-        )
-    })
-}
-
-/// Could the job fit on the empty cluster? Computed independently of the
-/// engine: per node, how many workers fit, summed over allowed pools.
-fn ever_fits(pools: &[PoolSpec], job: &schedlab::workload::Job) -> bool {
-    let mut total = 0u64;
-    for p in pools {
-        if !job.gpu_models.is_empty() && !job.gpu_models.contains(&p.gpu_model) {
-            continue;
-        }
-        let by_cpu = p
-            .cpu_milli
-            .checked_div(job.cpu_milli)
-            .map_or(u64::MAX, u64::from);
-        let by_mem = p.memory_mib.checked_div(job.memory_mib).unwrap_or(u64::MAX);
-        let by_gpu = match job.gpu {
-            GpuDemand::Whole(0) => u64::MAX,
-            GpuDemand::Whole(g) => u64::from(p.gpus_per_node / g),
-            GpuDemand::Fraction(m) => u64::from(p.gpus_per_node) * u64::from(1000 / m),
-        };
-        total += by_cpu.min(by_mem).min(by_gpu).min(1_000) * u64::from(p.nodes);
-    }
-    total >= u64::from(job.workers)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn invariants_hold_and_every_job_ends_once(
         pools in pools(),
-        w in jobs(),
+        w in jobs(1),
         s in prop::sample::select(SCHEDULERS.to_vec()),
         p in prop::sample::select(PLACEMENTS.to_vec()),
         periodic in prop::option::of(1u64..50),
@@ -152,7 +80,7 @@ proptest! {
     #[test]
     fn with_a_horizon_every_job_is_in_exactly_one_state(
         pools in pools(),
-        w in jobs(),
+        w in jobs(1),
         s in prop::sample::select(SCHEDULERS.to_vec()),
         p in prop::sample::select(PLACEMENTS.to_vec()),
         horizon in 0u64..150,
@@ -174,7 +102,7 @@ proptest! {
 
     /// The same inputs give the same outputs.
     #[test]
-    fn runs_are_deterministic(pools in pools(), w in jobs(), p in prop::sample::select(PLACEMENTS.to_vec())) {
+    fn runs_are_deterministic(pools in pools(), w in jobs(1), p in prop::sample::select(PLACEMENTS.to_vec())) {
         let a = simulate(&w, &pools, SchedulerKind::Sjf, p, EngineConfig::default()).unwrap();
         let b = simulate(&w, &pools, SchedulerKind::Sjf, p, EngineConfig::default()).unwrap();
         prop_assert_eq!(a, b);
