@@ -34,11 +34,26 @@ max_replicas = 4
 target_utilization = 0.5
 "#;
 
-fn service() -> ServiceConfig {
-    let spec: ServiceSpec = toml::from_str(CHAT).unwrap();
+/// A service from its TOML.
+fn service(toml_src: &str) -> ServiceConfig {
+    let spec: ServiceSpec = toml::from_str(toml_src).unwrap();
     spec.validate().unwrap();
     let rate = spec.rate.load(Path::new("."), 0).unwrap();
     ServiceConfig { spec, rate }
+}
+
+/// One node of 4 A100s.
+fn one_node() -> [PoolSpec; 1] {
+    [PoolSpec {
+        name: "gpu".into(),
+        nodes: 1,
+        gpus_per_node: 4,
+        gpu_model: "A100".into(),
+        cpu_milli: 32_000,
+        memory_mib: 131_072,
+        price_per_node_hour: None,
+        labels: Default::default(),
+    }]
 }
 
 /// One 4-GPU node. At 0 the service starts its one initial replica and the
@@ -51,20 +66,11 @@ fn service() -> ServiceConfig {
 #[test]
 fn the_hpa_scales_up_and_preempts_training() {
     let w = Workload::from_drafts(vec![JobDraft::new("T").gpus(3).duration_s(1000)]);
-    let pools = [PoolSpec {
-        name: "gpu".into(),
-        nodes: 1,
-        gpus_per_node: 4,
-        gpu_model: "A100".into(),
-        cpu_milli: 32_000,
-        memory_mib: 131_072,
-        price_per_node_hour: None,
-        labels: Default::default(),
-    }];
+    let pools = one_node();
     let cfg = EngineConfig {
         check_invariants: true,
         horizon: Some(SimTime::from_secs(60)),
-        services: vec![service()],
+        services: vec![service(CHAT)],
         ..EngineConfig::default()
     };
     let r = simulate(
@@ -115,13 +121,6 @@ max_surge = 1
 max_unavailable = 0
 "#;
 
-fn web() -> ServiceConfig {
-    let spec: ServiceSpec = toml::from_str(WEB).unwrap();
-    spec.validate().unwrap();
-    let rate = spec.rate.load(Path::new("."), 0).unwrap();
-    ServiceConfig { spec, rate }
-}
-
 /// Two replicas on a 4-GPU node; a rollout at 30 s with maxSurge 1 and
 /// maxUnavailable 0 needs a spare GPU for the surge pod. With T (2 GPUs,
 /// priority 2000, not preemptible by the service) running until 100 s there
@@ -129,16 +128,7 @@ fn web() -> ServiceConfig {
 /// first sync after T ends (105 s). Without T it completes at 30 s.
 #[test]
 fn a_rollout_needs_gpus_for_its_surge() {
-    let pools = [PoolSpec {
-        name: "gpu".into(),
-        nodes: 1,
-        gpus_per_node: 4,
-        gpu_model: "A100".into(),
-        cpu_milli: 32_000,
-        memory_mib: 131_072,
-        price_per_node_hour: None,
-        labels: Default::default(),
-    }];
+    let pools = one_node();
     let run = |with_t: bool| {
         let jobs = if with_t {
             vec![JobDraft::new("T").gpus(2).duration_s(100).priority(2000)]
@@ -149,7 +139,7 @@ fn a_rollout_needs_gpus_for_its_surge() {
         let cfg = EngineConfig {
             check_invariants: true,
             horizon: Some(SimTime::from_secs(200)),
-            services: vec![web()],
+            services: vec![service(WEB)],
             ..EngineConfig::default()
         };
         simulate(
