@@ -46,6 +46,7 @@ pub mod engine;
 pub mod experiment;
 pub mod ids;
 pub mod inference;
+pub mod kube;
 pub mod metrics;
 pub mod policy;
 pub mod report;

@@ -3,8 +3,13 @@
 //! [`Scenario`]) and runs the command; errors come back up as a chain that
 //! `main` prints.
 
+mod check;
+mod cluster;
+mod compare;
 mod experiment;
+mod plan;
 mod run;
+mod sweep;
 mod trace;
 
 use std::path::PathBuf;
@@ -53,6 +58,21 @@ pub enum Command {
     /// Reproduce published experiments (the FGD paper's allocation study).
     #[command(subcommand)]
     Experiment(experiment::ExperimentCommand),
+    /// Run one workload under several policies or scenario variants, side by side.
+    Compare(compare::CompareArgs),
+    /// Run a grid of scenario fields × seeds in parallel (resumable, shardable).
+    Sweep(sweep::SweepArgs),
+    /// Combine the outputs of sweep shards into one result.
+    Merge(sweep::MergeArgs),
+    /// Find the smallest or cheapest cluster that meets an objective.
+    Plan(plan::PlanArgs),
+    /// Record a baseline of scenarios' summaries for `schedlab check`.
+    Baseline(check::BaselineArgs),
+    /// Rerun a baseline's scenarios and fail (exit 1) on a regression.
+    Check(check::CheckArgs),
+    /// Run scenarios on a real Kubernetes cluster (cluster mode).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// Arguments of `schedlab run`.
@@ -95,6 +115,13 @@ pub fn main_entry() -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate(args),
         Command::Trace(cmd) => trace::run(cmd),
         Command::Experiment(cmd) => experiment::run(cmd),
+        Command::Compare(args) => compare::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => sweep::merge(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Baseline(args) => check::baseline(args),
+        Command::Check(args) => check::check(args),
+        Command::Cluster(cmd) => cluster::run(cmd),
     }
 }
 

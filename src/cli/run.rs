@@ -9,9 +9,10 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::{DEFAULT_SCENARIO, RunArgs};
-use crate::engine::{Progress, Simulation};
+use crate::engine::Progress;
+use crate::experiment::{self, ScenarioRun};
 use crate::metrics::Summary;
-use crate::report::{self, RunInfo};
+use crate::report;
 use crate::scenario::{Override, Scenario};
 
 pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -58,52 +59,40 @@ pub fn execute(
     show_progress: bool,
 ) -> anyhow::Result<(String, Summary)> {
     let started = Instant::now();
-    let (workload, built) = scenario
-        .build_workload()
-        .with_context(|| format!("building the workload of {}", scenario.path.display()))?;
-    if show_progress {
-        print_import_notes(&built);
-    }
-    let bar = progress_bar(workload.jobs.len() as u64, show_progress);
-    let sim = Simulation::new(
-        &workload,
-        &scenario.cluster.pools,
-        scenario.build_scheduler()?,
-        scenario.build_placement(&workload)?,
-        scenario.engine.clone(),
-    );
-    let result = sim
-        .run(|p: Progress| {
-            if let Some(bar) = &bar {
-                bar.tick(started, p);
-            }
-        })
-        .with_context(|| format!("simulating {}", scenario.name))?;
+    // The job count is only known once the workload is built; the bar learns
+    // it from the first progress report.
+    let bar = progress_bar(0, show_progress);
+    let run = experiment::run_scenario(scenario, |p: Progress| {
+        if let Some(bar) = &bar {
+            bar.tick(started, p);
+        }
+    })?;
     if let Some(bar) = bar {
         bar.bar.finish_and_clear();
     }
-    let wall = started.elapsed().as_secs_f64();
-    let summary = Summary::compute(&workload, &result);
-    let info = RunInfo {
-        scenario: scenario.name.clone(),
-        seed: scenario.seed,
-        scheduler: scenario.scheduler.name().to_string(),
-        placement: scenario.placement.name().to_string(),
-        workload: built.source.clone(),
-        nodes: scenario.cluster.total_nodes(),
-        gpus: scenario.cluster.total_gpus(),
-    };
+    if show_progress {
+        print_import_notes(&run.built);
+    }
+    write_outputs(&run, out_dir)?;
+    Ok((
+        report::summary_table(&run.info, &run.summary, Some(run.wall_s)),
+        run.summary,
+    ))
+}
+
+/// Writes `jobs.csv`, `timeline.csv` and `summary.json` of a run into `out_dir`.
+pub fn write_outputs(run: &ScenarioRun, out_dir: &Path) -> anyhow::Result<()> {
     let write = |name: &str, bytes: Vec<u8>| {
         report::write_atomic(out_dir, name, &bytes)
             .with_context(|| format!("writing {}", out_dir.join(name).display()))
     };
-    write("jobs.csv", report::jobs_csv(&workload, &result))?;
-    write("timeline.csv", report::timeline_csv(&result))?;
+    write("jobs.csv", report::jobs_csv(&run.workload, &run.result))?;
+    write("timeline.csv", report::timeline_csv(&run.result))?;
     write(
         "summary.json",
-        report::summary_json(&info, &summary, Some(round3(wall))),
+        report::summary_json(&run.info, &run.summary, Some(round3(run.wall_s))),
     )?;
-    Ok((report::summary_table(&info, &summary, Some(wall)), summary))
+    Ok(())
 }
 
 /// Tells the user on stderr what the import skipped or assumed and what the
@@ -145,6 +134,9 @@ impl Bar {
         if !self.shown.get() && started.elapsed() > Duration::from_secs(1) {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
             self.shown.set(true);
+        }
+        if self.bar.length() != Some(p.total) {
+            self.bar.set_length(p.total);
         }
         self.bar.set_position(p.done);
         self.bar.set_message(format!(

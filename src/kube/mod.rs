@@ -1,0 +1,1 @@
+//! Cluster mode: placeholder, being written.
