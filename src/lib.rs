@@ -26,6 +26,7 @@
 //!     memory_mib: 131_072,
 //!     price_per_node_hour: None,
 //!     labels: Default::default(),
+//!     kind: Default::default(),
 //! }];
 //! // Two 3-GPU jobs on one 4-GPU node: the second waits for the first.
 //! let workload = Workload::from_drafts(vec![

@@ -26,6 +26,7 @@ fn pool(name: &str, nodes: u32, gpus: u32) -> PoolSpec {
         memory_mib: 512_000,
         price_per_node_hour: None,
         labels: Default::default(),
+        kind: Default::default(),
     }
 }
 

@@ -19,6 +19,7 @@ fn pool(nodes: u32) -> Vec<PoolSpec> {
         memory_mib: 131_072,
         price_per_node_hour: Some(36.0),
         labels: Default::default(),
+        kind: Default::default(),
     }]
 }
 

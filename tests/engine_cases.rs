@@ -19,6 +19,7 @@ fn pool(nodes: u32, gpus: u32) -> PoolSpec {
         memory_mib: 262_144,
         price_per_node_hour: None,
         labels: Default::default(),
+        kind: Default::default(),
     }
 }
 

@@ -21,6 +21,7 @@ fn pools(nodes: u32) -> Vec<PoolSpec> {
         memory_mib: 131_072,
         price_per_node_hour: None,
         labels: Default::default(),
+        kind: Default::default(),
     }]
 }
 

@@ -26,6 +26,7 @@ fn pool(name: &str, nodes: u32, gpus: u32, model: &str) -> PoolSpec {
         memory_mib: 262_144,
         price_per_node_hour: None,
         labels: Default::default(),
+        kind: Default::default(),
     }
 }
 

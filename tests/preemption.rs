@@ -63,6 +63,7 @@ fn run(w: &Workload, checkpoint_s: u64, restore_s: u64) -> RunResult {
         memory_mib: 131_072,
         price_per_node_hour: None,
         labels: Default::default(),
+        kind: Default::default(),
     }];
     let cfg = EngineConfig {
         check_invariants: true,
@@ -120,8 +121,16 @@ fn checkpoints_keep_progress_and_restores_cost_time() {
     );
     let csv = String::from_utf8(jobs_csv(&w, &r)).unwrap();
     let row_a = csv.lines().nth(1).unwrap();
-    // preemptions, failures, restarts, lost GPU-s, status.
-    assert!(row_a.ends_with(",1,0,1,40.000,finished"), "{row_a}");
+    // preemptions, failures, restarts, lost GPU-s (columns 13..17), and
+    // the 10 s it waited after its preemption (wait_preempted_s), status.
+    let cols: Vec<&str> = row_a.split(',').collect();
+    assert_eq!(cols[13..17], ["1", "0", "1", "40.000"], "{row_a}");
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| cols[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(
+        (col("wait_preempted_s"), col("status")),
+        ("10.000", "finished")
+    );
 }
 
 /// Without checkpoints A loses all 30 s of progress (120 GPU-s) and reruns

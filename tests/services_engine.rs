@@ -53,6 +53,7 @@ fn one_node() -> [PoolSpec; 1] {
         memory_mib: 131_072,
         price_per_node_hour: None,
         labels: Default::default(),
+        kind: Default::default(),
     }]
 }
 

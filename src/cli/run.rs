@@ -44,7 +44,7 @@ pub(super) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.quiet {
         print!("{summary_text}");
         println!(
-            "wrote {}/{{jobs.csv,timeline.csv,summary.json}}",
+            "wrote {}/{{jobs.csv,timeline.csv,summary.json,report.html}}",
             out_dir.display()
         );
     }
@@ -80,7 +80,8 @@ pub fn execute(
     ))
 }
 
-/// Writes `jobs.csv`, `timeline.csv` and `summary.json` of a run into `out_dir`.
+/// Writes `jobs.csv`, `timeline.csv`, `summary.json` and `report.html` of a
+/// run into `out_dir`.
 pub fn write_outputs(run: &ScenarioRun, out_dir: &Path) -> anyhow::Result<()> {
     let write = |name: &str, bytes: Vec<u8>| {
         report::write_atomic(out_dir, name, &bytes)
@@ -92,7 +93,56 @@ pub fn write_outputs(run: &ScenarioRun, out_dir: &Path) -> anyhow::Result<()> {
         "summary.json",
         report::summary_json(&run.info, &run.summary, Some(round3(run.wall_s))),
     )?;
+    // The HTML holds no wall-clock figure: it is as reproducible as jobs.csv.
+    let tenants = experiment::compare::tenant_stats(&run.workload, &run.result);
+    let html = report::html::run_report(
+        &run.info,
+        &run.summary,
+        &run.workload,
+        &run.result,
+        vec![tenant_table(&tenants)],
+    )
+    .with_context(|| {
+        format!(
+            "drawing the charts of {}",
+            out_dir.join("report.html").display()
+        )
+    })?;
+    write("report.html", html.into_bytes())?;
     Ok(())
+}
+
+/// The per-tenant table of `report.html`.
+fn tenant_table(tenants: &[experiment::compare::TenantStats]) -> report::html::Block {
+    report::html::Block::Table(report::html::Table {
+        caption: Some(
+            "Per tenant (JCT and slowdown over finished jobs, wait over started jobs)".into(),
+        ),
+        header: [
+            "tenant",
+            "jobs",
+            "finished",
+            "JCT mean (s)",
+            "wait mean (s)",
+            "slowdown mean",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows: tenants
+            .iter()
+            .map(|t| {
+                vec![
+                    t.tenant.clone(),
+                    t.jobs.to_string(),
+                    t.finished.to_string(),
+                    format!("{:.1}", t.mean_jct_s),
+                    format!("{:.1}", t.mean_wait_s),
+                    t.mean_slowdown.map_or("–".into(), |s| format!("{s:.2}")),
+                ]
+            })
+            .collect(),
+        text_columns: 1,
+    })
 }
 
 /// Tells the user on stderr what the import skipped or assumed and what the

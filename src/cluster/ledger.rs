@@ -684,6 +684,7 @@ mod tests {
             memory_mib: 1_000,
             price_per_node_hour: None,
             labels: Default::default(),
+            kind: Default::default(),
         }
     }
 

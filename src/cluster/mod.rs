@@ -35,9 +35,39 @@ pub struct PoolSpec {
     /// Price per node-hour, in the scenario's currency (reports only).
     #[serde(default)]
     pub price_per_node_hour: Option<f64>,
-    /// Free-form labels such as `zone` or `rack`.
+    /// Free-form labels such as `cloud`, `region` or `zone`.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// How the pool's nodes are bought.
+    #[serde(default)]
+    pub kind: PoolKind,
+}
+
+/// How a pool's nodes are bought, which decides what may happen to them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolKind {
+    /// Billed per node-hour while they exist; the autoscaler may add and
+    /// remove them.
+    #[default]
+    OnDemand,
+    /// Cheaper, but the provider may reclaim a node after a notice
+    /// (`[faults.spot.<pool>]`); the autoscaler may replace it.
+    Spot,
+    /// A fixed count bought up front: paid for the whole run whether used or
+    /// not, never scaled by the autoscaler.
+    Reserved,
+}
+
+impl PoolKind {
+    /// The name scenarios use.
+    pub fn name(self) -> &'static str {
+        match self {
+            PoolKind::OnDemand => "on-demand",
+            PoolKind::Spot => "spot",
+            PoolKind::Reserved => "reserved",
+        }
+    }
 }
 
 /// 96 cores: ample for an 8-GPU node when the trace carries no CPU requests.

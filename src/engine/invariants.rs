@@ -28,12 +28,17 @@ impl Core<'_> {
                     job.name, r.state
                 ));
             }
-            if r.allocs.len() != job.workers as usize {
+            let (lo, hi) = job
+                .elastic
+                .as_ref()
+                .map_or((job.workers, job.workers), |e| {
+                    (e.min_workers, e.max_workers)
+                });
+            let held = r.allocs.len() as u32;
+            if held < lo || held > hi {
                 return Err(format!(
-                    "job {j} ({}) runs {} of its {} workers: gangs are all-or-nothing",
+                    "job {j} ({}) runs {held} workers, outside its {lo}..={hi}: gangs are all-or-nothing",
                     job.name,
-                    r.allocs.len(),
-                    job.workers
                 ));
             }
             match r.start {
@@ -79,7 +84,7 @@ impl Core<'_> {
             for &j in &self.pending {
                 let job = &self.workload.jobs[j.index()];
                 let req = self.request(job, self.jobs[j.index()].mask);
-                if self.cluster.view().gang_fits(&req, job.workers) {
+                if self.cluster.view().gang_fits(&req, job.min_workers()) {
                     return Err(format!(
                         "job {j} ({}) fits but a work-conserving scheduler left it pending",
                         job.name
@@ -114,7 +119,14 @@ impl Core<'_> {
                     let (Some(start), Some(end)) = (r.start, r.end) else {
                         return Err(format!("finished job {i} ({name}) lacks a start or end"));
                     };
-                    if start < job.submit || end < start + job.duration || !r.allocs.is_empty() {
+                    // An elastic job may run faster than its duration (which
+                    // is at its requested size), but never faster than at its
+                    // largest size.
+                    let shortest = match &job.elastic {
+                        Some(e) => job.duration * 1000 / e.rate_milli(e.max_workers, job.workers),
+                        None => job.duration,
+                    };
+                    if start < job.submit || end < start + shortest || !r.allocs.is_empty() {
                         return Err(format!(
                             "finished job {i} ({name}) ran {start}..{end}, submitted {}, or holds resources",
                             job.submit

@@ -8,6 +8,7 @@ pub mod event;
 pub mod faults;
 mod invariants;
 mod services;
+mod why_pending;
 
 use std::collections::BTreeMap;
 
@@ -20,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::cluster::{Cluster, ClusterView, NodeState, PoolSpec, WorkerAlloc, WorkerRequest};
 use crate::ids::{JobId, NodeId};
-use crate::metrics::{JobOutcome, JobStatus, RunResult, Sample};
+use crate::metrics::{JobOutcome, JobStatus, RunResult, Sample, WaitReason};
 use crate::policy::placement::Placement;
 use crate::policy::scheduler::{Scheduler, SchedulingPass, StartOutcome};
 use crate::time::{Millis, SimTime};
@@ -53,6 +54,17 @@ pub struct EngineConfig {
     pub autoscaler: Option<(crate::policy::autoscaler::AutoscalerSpec, u64)>,
     /// Inference services sharing the cluster with the training jobs.
     pub services: Vec<ServiceConfig>,
+    /// How elastic jobs are resized, if the workload has any.
+    pub elastic: Option<ElasticConfig>,
+}
+
+/// Elastic training settings (`[elastic]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElasticConfig {
+    pub policy: crate::policy::elastic::ElasticKind,
+    /// Time a resized job spends restarting with its new size before it makes
+    /// progress again, in ms (it holds its new resources meanwhile).
+    pub rescale_overhead: Millis,
 }
 
 impl Default for EngineConfig {
@@ -71,6 +83,7 @@ impl Default for EngineConfig {
             },
             autoscaler: None,
             services: Vec::new(),
+            elastic: None,
         }
     }
 }
@@ -138,6 +151,10 @@ struct JobRun {
     run_overhead: Millis,
     /// Slowdown of the current run in thousandths (1000 = full speed).
     run_slowdown: u64,
+    /// Speed of the current run relative to the requested size, thousandths
+    /// (1000 except for resized elastic jobs). Work advances at
+    /// `run_rate / run_slowdown` per ms.
+    run_rate: u64,
     /// When the job last became pending (arrival or preemption).
     queued_at: SimTime,
     /// GPU time of earlier runs, milli-GPU·ms.
@@ -150,6 +167,19 @@ struct JobRun {
     failures: u32,
     /// Work lost to preemptions and kills, ms at full speed.
     lost_work: Millis,
+    /// Instants at which an elastic job was resized, counted once per instant.
+    resizes: u32,
+    /// ∫ workers dt over all runs, worker·ms (for an elastic job's mean size).
+    worker_ms: u128,
+    /// Why the job waits now (None: not waiting, or not classified yet), since
+    /// when, and the time waited so far per reason.
+    wait_reason: Option<WaitReason>,
+    wait_since: SimTime,
+    wait_ms: [Millis; 8],
+    /// Waiting again after a preemption.
+    after_preemption: bool,
+    /// The pass in which the scheduler last held the job for a quota.
+    quota_pass: u64,
 }
 
 /// What a scheduler may know about a job's progress.
@@ -206,7 +236,7 @@ impl FailedShape {
         };
         mask == self.mask
             && gpu_ge
-            && job.workers >= self.workers
+            && job.min_workers() >= self.workers
             && job.cpu_milli >= self.cpu_milli
             && job.memory_mib >= self.memory_mib
     }
@@ -260,6 +290,8 @@ struct Core<'w> {
     paid_nodes: Vec<u64>,
     node_ms: Vec<u128>,
     restore_overhead: Millis,
+    /// Rescale overhead of elastic resizes, ms.
+    rescale_overhead: Millis,
     fault: Option<EngineError>,
     /// ∫ allocated milli-GPUs dt, milli-GPU·ms.
     alloc_integral: u128,
@@ -267,6 +299,8 @@ struct Core<'w> {
     capacity_integral: u128,
     last_change: SimTime,
     last_completion: SimTime,
+    /// Scheduling passes run so far (numbers start at 1).
+    pass_seq: u64,
 }
 
 /// A configured simulation of one workload on one cluster.
@@ -276,6 +310,8 @@ pub struct Simulation<'w> {
     /// When each provisioning node was requested.
     requested_at: BTreeMap<NodeId, SimTime>,
     scheduler: Box<dyn Scheduler>,
+    /// Resizes elastic jobs after each pass (`None`: never resized).
+    elastic: Option<Box<dyn crate::policy::elastic::ElasticPolicy>>,
     config: EngineConfig,
     next_arrival: usize,
     timeline: Vec<Sample>,
@@ -330,6 +366,7 @@ impl<'w> Simulation<'w> {
                     run_start: SimTime::ZERO,
                     run_overhead: 0,
                     run_slowdown: 1000,
+                    run_rate: 1000,
                     queued_at: SimTime::ZERO,
                     attained_prev: 0,
                     ran_prev: 0,
@@ -337,6 +374,13 @@ impl<'w> Simulation<'w> {
                     preemptions: 0,
                     failures: 0,
                     lost_work: 0,
+                    resizes: 0,
+                    worker_ms: 0,
+                    wait_reason: None,
+                    wait_since: SimTime::ZERO,
+                    wait_ms: [0; 8],
+                    after_preemption: false,
+                    quota_pass: 0,
                 }
             })
             .collect();
@@ -398,13 +442,16 @@ impl<'w> Simulation<'w> {
                 paid_nodes: pools.iter().map(|p| u64::from(p.nodes)).collect(),
                 node_ms: vec![0; pools.len()],
                 restore_overhead: config.restore_overhead,
+                rescale_overhead: config.elastic.as_ref().map_or(0, |e| e.rescale_overhead),
                 fault: None,
                 alloc_integral: 0,
                 capacity_integral: 0,
                 last_change: SimTime::ZERO,
                 last_completion: SimTime::ZERO,
+                pass_seq: 0,
             },
             scheduler,
+            elastic: config.elastic.as_ref().and_then(|e| e.policy.build()),
             config,
             next_arrival: 0,
             timeline: Vec::new(),
@@ -655,8 +702,26 @@ impl<'w> Simulation<'w> {
     }
 
     fn pass(&mut self) {
+        self.core.pass_queued_at = None;
+        self.core.pass_seq += 1;
+        self.schedule_once();
+        if let Some(mut elastic) = self.elastic.take() {
+            // Each round resizes at least one worker and sizes are bounded,
+            // so this ends; the cap guards against a policy that oscillates.
+            for _ in 0..10_000 {
+                if self.core.fault.is_some() || !elastic.rebalance(&mut self.core) {
+                    break;
+                }
+                self.schedule_once();
+            }
+            self.elastic = Some(elastic);
+        }
+        self.core.classify_pending();
+    }
+
+    /// One run of the scheduler over the pending jobs.
+    fn schedule_once(&mut self) {
         let core = &mut self.core;
-        core.pass_queued_at = None;
         core.failed.clear();
         if core.pending.is_empty() {
             return;
@@ -703,6 +768,16 @@ impl<'w> Simulation<'w> {
                 restarts: r.starts.saturating_sub(1),
                 lost_gpu_milli_ms: u128::from(r.lost_work)
                     * u128::from(core.workload.jobs[i].total_gpu_milli()),
+                resizes: r.resizes,
+                worker_ms: r.worker_ms,
+                run_ms: r.ran_prev,
+                wait_by_reason: {
+                    let mut w = r.wait_ms;
+                    if let Some(reason) = r.wait_reason {
+                        w[reason.index()] += end_time.since(r.wait_since);
+                    }
+                    w
+                },
             })
             .collect();
         RunResult {
@@ -718,6 +793,7 @@ impl<'w> Simulation<'w> {
                 .zip(&core.node_ms)
                 .map(|(p, &ms)| crate::metrics::PoolUsage {
                     name: p.name.clone(),
+                    kind: p.kind,
                     gpus_per_node: p.gpus_per_node,
                     price_per_node_hour: p.price_per_node_hour,
                     node_ms: ms,
@@ -781,17 +857,19 @@ impl<'w> Core<'w> {
     }
 
     fn complete(&mut self, id: JobId, attempt: u32) {
+        let milli = self.run_milli(id);
         let run = &mut self.jobs[id.index()];
         if run.state != JobState::Running || run.attempt != attempt {
-            return; // stale: this run was preempted or killed
+            return; // stale: this run was preempted, killed or resized
         }
+        let ran = self.now - run.run_start;
+        run.attained_prev += u128::from(milli) * u128::from(ran);
+        run.worker_ms += run.allocs.len() as u128 * u128::from(ran);
+        run.ran_prev += ran;
         for a in run.allocs.drain(..) {
             self.cluster.release(&a);
         }
         self.release_epoch += 1;
-        run.attained_prev +=
-            u128::from(job_milli(self.workload, id)) * u128::from(self.now - run.run_start);
-        run.ran_prev += self.now - run.run_start;
         run.done_work = self.workload.job(id).duration;
         run.state = JobState::Finished;
         run.end = Some(self.now);
@@ -827,8 +905,11 @@ impl<'w> Core<'w> {
         // Cheap rejections first: nothing was released since the job last
         // could not fit; not enough free whole GPUs anywhere; a dominated
         // shape that could not fit earlier in this pass. Then the exact test.
+        // An elastic job starts with anything from its minimum to its
+        // requested size.
+        let need = job.min_workers();
         if self.jobs[id.index()].infeasible_at == Some(self.release_epoch)
-            || job.total_whole_gpus() > self.cluster.free_whole_gpus()
+            || u64::from(need) * u64::from(job.gpu.whole()) > self.cluster.free_whole_gpus()
             || self.failed.iter().any(|f| f.dominated_by(job, mask))
         {
             self.jobs[id.index()].infeasible_at = Some(self.release_epoch);
@@ -843,8 +924,8 @@ impl<'w> Core<'w> {
         };
         // For a single worker the placement scan itself answers; only gangs
         // need the counting test first.
-        let infeasible = if job.workers > 1 {
-            !self.cluster.view().gang_fits(&req, job.workers)
+        let infeasible = if need > 1 {
+            !self.cluster.view().gang_fits(&req, need)
         } else {
             false
         };
@@ -855,56 +936,19 @@ impl<'w> Core<'w> {
         }
         let mut allocs: Vec<WorkerAlloc> = Vec::with_capacity(job.workers as usize);
         for _ in 0..job.workers {
-            let view = self.cluster.view();
-            let policy = self.placement.name();
-            let Some(node) = self.placement.place(view, job, &req) else {
-                break;
-            };
-            let Some(n) = view.nodes().get(node.index()) else {
-                return Err(EngineError::BadPlacement {
-                    policy,
-                    job: id,
-                    node,
-                });
-            };
-            if !view.fits(n, &req) {
-                return Err(EngineError::BadPlacement {
-                    policy,
-                    job: id,
-                    node,
-                });
+            match place_one(&mut self.cluster, self.placement.as_mut(), job, &req)? {
+                Some(alloc) => allocs.push(alloc),
+                None => break,
             }
-            let gpus = self
-                .placement
-                .gpus(view, n, &req)
-                .ok_or_else(|| EngineError::BadGpus {
-                    policy,
-                    job: id,
-                    reason: format!("no GPU choice on node {node}"),
-                })?;
-            let alloc = WorkerAlloc {
-                node,
-                gpus,
-                cpu_milli: job.cpu_milli,
-                memory_mib: job.memory_mib,
-            };
-            self.cluster
-                .allocate(&alloc, &req)
-                .map_err(|e| EngineError::BadGpus {
-                    policy,
-                    job: id,
-                    reason: e.to_string(),
-                })?;
-            allocs.push(alloc);
         }
-        if allocs.len() < job.workers as usize {
+        if allocs.len() < need as usize {
             // Roll the gang back. Only a single worker that fits nowhere marks
             // the job infeasible: a gang that passed the counting test was
             // refused by the policy, which is not a statement about capacity.
             for a in &allocs {
                 self.cluster.release(a);
             }
-            if job.workers == 1 && self.cluster.view().feasible_nodes(&req).next().is_none() {
+            if need == 1 && self.cluster.view().feasible_nodes(&req).next().is_none() {
                 self.jobs[id.index()].infeasible_at = Some(self.release_epoch);
                 remember_failure(&mut self.failed, job, mask);
             }
@@ -915,6 +959,106 @@ impl<'w> Core<'w> {
 
     fn start(&mut self, id: JobId, allocs: Vec<WorkerAlloc>) {
         let job = self.workload.job(id);
+        let (nodes_used, slowdown, rate) = self.run_shape(job, &allocs);
+        let now = self.now;
+        let run = &mut self.jobs[id.index()];
+        if let Some(r) = run.wait_reason.take() {
+            run.wait_ms[r.index()] += now - run.wait_since;
+        }
+        run.after_preemption = false;
+        run.state = JobState::Running;
+        run.attempt += 1;
+        run.starts += 1;
+        run.start.get_or_insert(self.now);
+        run.nodes_used = nodes_used;
+        run.allocs = allocs;
+        run.running_slot = self.running.len() as u32;
+        // A restart first restores its last checkpoint.
+        run.run_overhead = if run.starts > 1 {
+            self.restore_overhead
+        } else {
+            0
+        };
+        run.run_start = self.now;
+        run.run_slowdown = slowdown;
+        run.run_rate = rate;
+        self.running.push(id);
+        self.push_completion(id);
+    }
+
+    /// Queues the completion of a running job's current run: its overhead,
+    /// then the remaining work at this run's speed, rounded up.
+    fn push_completion(&mut self, id: JobId) {
+        let job = self.workload.job(id);
+        let run = &self.jobs[id.index()];
+        let remaining =
+            (job.duration.saturating_sub(run.done_work) * run.run_slowdown).div_ceil(run.run_rate);
+        self.queue.push(
+            self.now + run.run_overhead + remaining,
+            Event::Completion {
+                job: id,
+                attempt: run.attempt,
+            },
+        );
+    }
+}
+
+/// Places one worker of `job` with the placement policy and allocates it,
+/// after checking the policy's answer against the ledger.
+fn place_one(
+    cluster: &mut Cluster,
+    placement: &mut dyn Placement,
+    job: &Job,
+    req: &WorkerRequest<'_>,
+) -> Result<Option<WorkerAlloc>, EngineError> {
+    let id = job.id;
+    let view = cluster.view();
+    let policy = placement.name();
+    let Some(node) = placement.place(view, job, req) else {
+        return Ok(None);
+    };
+    let Some(n) = view.nodes().get(node.index()) else {
+        return Err(EngineError::BadPlacement {
+            policy,
+            job: id,
+            node,
+        });
+    };
+    if !view.fits(n, req) {
+        return Err(EngineError::BadPlacement {
+            policy,
+            job: id,
+            node,
+        });
+    }
+    let gpus = placement
+        .gpus(view, n, req)
+        .ok_or_else(|| EngineError::BadGpus {
+            policy,
+            job: id,
+            reason: format!("no GPU choice on node {node}"),
+        })?;
+    let alloc = WorkerAlloc {
+        node,
+        gpus,
+        cpu_milli: job.cpu_milli,
+        memory_mib: job.memory_mib,
+    };
+    cluster
+        .allocate(&alloc, req)
+        .map_err(|e| EngineError::BadGpus {
+            policy,
+            job: id,
+            reason: e.to_string(),
+        })?;
+    Ok(Some(alloc))
+}
+
+impl Core<'_> {
+    /// Distinct nodes of a run's allocations, its cross-rack slowdown and an
+    /// elastic job's speed at this size relative to its requested size (both
+    /// in thousandths).
+    fn run_shape(&self, job: &Job, allocs: &[WorkerAlloc]) -> (u32, u64, u64) {
         let mut nodes: Vec<NodeId> = allocs.iter().map(|a| a.node).collect();
         nodes.sort_unstable();
         nodes.dedup();
@@ -926,41 +1070,119 @@ impl<'w> Core<'w> {
         } else {
             1000
         };
-        let run = &mut self.jobs[id.index()];
-        run.state = JobState::Running;
-        run.attempt += 1;
-        run.starts += 1;
-        run.start.get_or_insert(self.now);
-        run.nodes_used = nodes.len() as u32;
-        run.allocs = allocs;
-        run.running_slot = self.running.len() as u32;
-        // A restart first restores its last checkpoint.
-        run.run_overhead = if run.starts > 1 {
-            self.restore_overhead
-        } else {
-            0
-        };
-        run.run_start = self.now;
-        run.run_slowdown = slowdown;
-        self.running.push(id);
-        // Wall time of the remaining work at this run's speed, rounded up.
-        let remaining = (job.duration.saturating_sub(run.done_work) * slowdown).div_ceil(1000);
-        self.queue.push(
-            self.now + run.run_overhead + remaining,
-            Event::Completion {
-                job: id,
-                attempt: run.attempt,
-            },
-        );
+        let rate = job
+            .elastic
+            .as_ref()
+            .map_or(1000, |e| e.rate_milli(allocs.len() as u32, job.workers));
+        (nodes.len() as u32, slowdown, rate)
     }
-}
 
-/// Milli-GPUs the whole gang of job `id` holds while running.
-fn job_milli(w: &Workload, id: JobId) -> u64 {
-    w.job(id).total_gpu_milli()
-}
+    /// Milli-GPUs job `id` holds in its current run (its workers now).
+    fn run_milli(&self, id: JobId) -> u64 {
+        self.jobs[id.index()].allocs.len() as u64 * self.workload.job(id).gpu.milli()
+    }
 
-impl Core<'_> {
+    /// Closes the accounting of a running job's current run at `now` and
+    /// returns the work done so far (ms at full speed), without changing its
+    /// allocations or state.
+    fn close_run(&mut self, id: JobId) -> Millis {
+        let duration = self.workload.job(id).duration;
+        let milli = self.run_milli(id);
+        let run = &mut self.jobs[id.index()];
+        let ran = self.now - run.run_start;
+        run.attained_prev += u128::from(milli) * u128::from(ran);
+        run.worker_ms += run.allocs.len() as u128 * u128::from(ran);
+        run.ran_prev += ran;
+        (run.done_work + ran.saturating_sub(run.run_overhead) * run.run_rate / run.run_slowdown)
+            .min(duration)
+    }
+
+    /// After an elastic job's allocations changed: keeps its progress (elastic
+    /// frameworks checkpoint on resize), charges the rescale overhead and
+    /// queues the completion at the new speed.
+    fn resized(&mut self, id: JobId, progress: Millis) {
+        let job = self.workload.job(id);
+        let (nodes_used, slowdown, rate) = self.run_shape(job, &self.jobs[id.index()].allocs);
+        let now = self.now;
+        let cost = self.resize_cost(id);
+        let run = &mut self.jobs[id.index()];
+        run.done_work = progress;
+        // A run that began at this very instant (a start, a restart or an
+        // earlier resize) simply begins with the new size: no second overhead.
+        if run.run_start != now {
+            run.run_overhead = cost;
+            run.resizes += 1;
+        }
+        run.run_start = now;
+        run.run_slowdown = slowdown;
+        run.run_rate = rate;
+        run.nodes_used = nodes_used;
+        run.attempt += 1; // the old completion is stale
+        self.push_completion(id);
+    }
+
+    /// What resizing a running job now costs it, in ms: nothing if its run
+    /// began at this instant, else the rescale overhead.
+    fn resize_cost(&self, id: JobId) -> Millis {
+        if self.jobs[id.index()].run_start == self.now {
+            0
+        } else {
+            self.rescale_overhead
+        }
+    }
+
+    /// Gives every pending job its current wait reason (see `why_pending`).
+    /// Jobs of one shape share the cluster part of the answer.
+    fn classify_pending(&mut self) {
+        type Shape = (u32, GpuDemand, u32, u32, u64);
+        let mut cache: BTreeMap<Shape, Option<WaitReason>> = BTreeMap::new();
+        // Per-pool free resources, computed on first need.
+        let mut free: Option<Vec<why_pending::PoolFree>> = None;
+        let workload = self.workload;
+        for &j in &self.pending {
+            let job = workload.job(j);
+            let r = &self.jobs[j.index()];
+            let reason = if r.after_preemption {
+                WaitReason::Preempted
+            } else if r.quota_pass == self.pass_seq {
+                WaitReason::Quota
+            } else {
+                let key = (
+                    r.mask,
+                    job.gpu,
+                    job.min_workers(),
+                    job.cpu_milli,
+                    job.memory_mib,
+                );
+                let known = r.infeasible_at == Some(self.release_epoch);
+                let blocked = *cache.entry(key).or_insert_with(|| {
+                    let req = WorkerRequest {
+                        gpu: job.gpu,
+                        cpu_milli: job.cpu_milli,
+                        memory_mib: job.memory_mib,
+                        allowed_pools: &self.pool_masks[r.mask as usize],
+                    };
+                    // The pass's own "cannot fit" answer saves the test.
+                    (known || !self.cluster.view().gang_fits(&req, job.min_workers())).then(|| {
+                        let free =
+                            free.get_or_insert_with(|| why_pending::pool_free(&self.cluster));
+                        why_pending::blocked(&self.cluster, free, job, &req)
+                    })
+                });
+                blocked.unwrap_or(WaitReason::Order)
+            };
+            let now = self.now;
+            let r = &mut self.jobs[j.index()];
+            if r.wait_reason != Some(reason) {
+                if let Some(old) = r.wait_reason {
+                    r.wait_ms[old.index()] += now - r.wait_since;
+                }
+                r.wait_reason = Some(reason);
+                r.wait_since = now;
+            }
+        }
+    }
+
     /// Puts a job back into the pending list at its arrival-order place (ids
     /// follow submission order, so that is id order).
     fn insert_pending(&mut self, id: JobId) {
@@ -989,28 +1211,24 @@ impl Core<'_> {
         if self.jobs.get(id.index()).map(|r| r.state) != Some(JobState::Running) {
             return false;
         }
-        let duration = self.workload.job(id).duration;
-        let milli = job_milli(self.workload, id);
+        let progress = self.close_run(id);
         let run = &mut self.jobs[id.index()];
         for a in run.allocs.drain(..) {
             self.cluster.release(&a);
         }
-        let ran = self.now - run.run_start;
-        let progress = (run.done_work
-            + ran.saturating_sub(run.run_overhead) * 1000 / run.run_slowdown)
-            .min(duration);
+        // The last checkpoint; a resize also checkpoints, so never less than
+        // the work kept at the last one.
         let kept = match self.checkpoint_interval {
-            0 => 0,
-            c => progress / c * c,
+            0 => run.done_work,
+            c => (progress / c * c).max(run.done_work),
         };
         run.lost_work += progress - kept;
         run.done_work = kept;
-        run.attained_prev += u128::from(milli) * u128::from(ran);
-        run.ran_prev += ran;
         if killed {
             run.failures += 1;
         } else {
             run.preemptions += 1;
+            run.after_preemption = true;
         }
         run.infeasible_at = None;
         let failed = killed && run.failures > self.faults.backoff_limit;
@@ -1178,13 +1396,13 @@ impl Core<'_> {
             let ran = self.now - r.run_start;
             (
                 ran,
-                ran.saturating_sub(r.run_overhead) * 1000 / r.run_slowdown,
+                ran.saturating_sub(r.run_overhead) * r.run_rate / r.run_slowdown,
             )
         } else {
             (0, 0)
         };
         let done = (r.done_work + cur_work).min(job.duration);
-        let milli = u128::from(job.total_gpu_milli());
+        let milli = u128::from(self.run_milli(id));
         JobProgress {
             state: r.state,
             attained_gpu_milli_ms: r.attained_prev + milli * u128::from(cur_ms),
@@ -1206,7 +1424,7 @@ fn remember_failure(failed: &mut Vec<FailedShape>, job: &Job, mask: u32) {
     if failed.len() < MAX_REMEMBERED {
         failed.push(FailedShape {
             mask,
-            workers: job.workers,
+            workers: job.min_workers(),
             gpu: job.gpu,
             cpu_milli: job.cpu_milli,
             memory_mib: job.memory_mib,
@@ -1254,7 +1472,7 @@ impl SchedulingPass for Core<'_> {
     fn fits_now(&self, job: JobId) -> bool {
         let j = self.workload.job(job);
         let req = self.request(j, self.jobs[job.index()].mask);
-        self.cluster.view().gang_fits(&req, j.workers)
+        self.cluster.view().gang_fits(&req, j.min_workers())
     }
 
     fn fits_if_preempted(&mut self, job: JobId, victims: &[JobId]) -> bool {
@@ -1317,6 +1535,12 @@ impl SchedulingPass for Core<'_> {
         out
     }
 
+    fn held_for_quota(&mut self, job: JobId) {
+        if let Some(r) = self.jobs.get_mut(job.index()) {
+            r.quota_pass = self.pass_seq;
+        }
+    }
+
     fn wake_at(&mut self, at: SimTime) {
         if at > self.now && self.wakeups.insert(at) {
             self.queue.push(at, Event::Schedule { periodic: false });
@@ -1340,6 +1564,125 @@ impl SchedulingPass for Core<'_> {
             Err(e) => {
                 self.fault = Some(e);
                 StartOutcome::NoFit
+            }
+        }
+    }
+}
+
+impl crate::policy::elastic::ElasticPass for Core<'_> {
+    fn workload(&self) -> &Workload {
+        self.workload
+    }
+
+    fn pending(&self) -> &[JobId] {
+        &self.pending
+    }
+
+    fn running(&self) -> &[JobId] {
+        &self.running
+    }
+
+    fn workers(&self, job: JobId) -> u32 {
+        self.jobs[job.index()].allocs.len() as u32
+    }
+
+    fn remaining_work(&self, job: JobId) -> Millis {
+        self.progress_of(job).remaining
+    }
+
+    fn resize_cost(&self, job: JobId) -> Millis {
+        Core::resize_cost(self, job)
+    }
+
+    fn fits_now(&self, job: JobId) -> bool {
+        SchedulingPass::fits_now(self, job)
+    }
+
+    fn fits_if_shrunk(&mut self, job: JobId, shrinks: &[(JobId, u32)]) -> bool {
+        // Release the last workers of each victim, test, and put them back.
+        let mut released: Vec<(JobId, usize)> = Vec::new();
+        for &(v, n) in shrinks {
+            let r = &self.jobs[v.index()];
+            if r.state != JobState::Running || released.iter().any(|&(j, _)| j == v) {
+                continue;
+            }
+            let keep = r.allocs.len().saturating_sub(n as usize);
+            for a in &r.allocs[keep..] {
+                self.cluster.release(a);
+            }
+            released.push((v, keep));
+        }
+        let fits = SchedulingPass::fits_now(self, job);
+        for &(v, keep) in &released {
+            let j = self.workload.job(v);
+            let req = WorkerRequest {
+                gpu: j.gpu,
+                cpu_milli: j.cpu_milli,
+                memory_mib: j.memory_mib,
+                allowed_pools: &self.pool_masks[self.jobs[v.index()].mask as usize],
+            };
+            for a in &self.jobs[v.index()].allocs[keep..] {
+                self.cluster
+                    .allocate(a, &req)
+                    .expect("re-allocating what was just released cannot fail");
+            }
+        }
+        fits
+    }
+
+    fn shrink(&mut self, job: JobId, n: u32) -> bool {
+        let j = self.workload.job(job);
+        let r = &self.jobs[job.index()];
+        let Some(spec) = &j.elastic else {
+            return false;
+        };
+        if r.state != JobState::Running || n == 0 || (r.allocs.len() as u32) < spec.min_workers + n
+        {
+            return false;
+        }
+        let progress = self.close_run(job);
+        let keep = self.jobs[job.index()].allocs.len() - n as usize;
+        let gone: Vec<WorkerAlloc> = self.jobs[job.index()].allocs.drain(keep..).collect();
+        for a in &gone {
+            self.cluster.release(a);
+        }
+        self.release_epoch += 1;
+        self.failed.clear();
+        self.resized(job, progress);
+        true
+    }
+
+    fn grow(&mut self, job: JobId) -> bool {
+        let workload = self.workload;
+        let j = workload.job(job);
+        let r = &self.jobs[job.index()];
+        let Some(spec) = &j.elastic else {
+            return false;
+        };
+        if r.state != JobState::Running || r.allocs.len() as u32 >= spec.max_workers {
+            return false;
+        }
+        let mask = r.mask;
+        let pool_masks = &self.pool_masks;
+        let req = WorkerRequest {
+            gpu: j.gpu,
+            cpu_milli: j.cpu_milli,
+            memory_mib: j.memory_mib,
+            allowed_pools: &pool_masks[mask as usize],
+        };
+        match place_one(&mut self.cluster, self.placement.as_mut(), j, &req) {
+            Ok(Some(alloc)) => {
+                // Account the run so far at the old size (`close_run` reads
+                // the allocations), then add the worker.
+                let progress = self.close_run(job);
+                self.jobs[job.index()].allocs.push(alloc);
+                self.resized(job, progress);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.fault = Some(e);
+                false
             }
         }
     }

@@ -84,6 +84,7 @@ impl ServiceState {
             gpu_models: Vec::new(),
             duration: Millis::MAX,
             status: None,
+            elastic: None,
         };
         ServiceState {
             cfg,

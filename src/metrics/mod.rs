@@ -40,6 +40,61 @@ impl JobStatus {
     }
 }
 
+/// Why a job waited; see `engine::why_pending` for how each is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// Fewer resources free where it may run than its gang needs.
+    Capacity,
+    /// Enough free in total, but no node can host one worker.
+    Fragmentation,
+    /// Some workers fit now, but not all.
+    Gang,
+    /// Enough free GPUs, but not of the models it may use.
+    GpuModel,
+    /// It fits, but the scheduler held it for a quota.
+    Quota,
+    /// It fits, but the scheduler started other jobs first.
+    Order,
+    /// Waiting again after a preemption.
+    Preempted,
+    /// Nodes it may use are being provisioned.
+    Provisioning,
+}
+
+impl WaitReason {
+    /// Every reason, in column order.
+    pub const ALL: [WaitReason; 8] = [
+        WaitReason::Capacity,
+        WaitReason::Fragmentation,
+        WaitReason::Gang,
+        WaitReason::GpuModel,
+        WaitReason::Quota,
+        WaitReason::Order,
+        WaitReason::Preempted,
+        WaitReason::Provisioning,
+    ];
+
+    /// Snake-case name, as in the reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Capacity => "capacity",
+            WaitReason::Fragmentation => "fragmentation",
+            WaitReason::Gang => "gang",
+            WaitReason::GpuModel => "gpu_model",
+            WaitReason::Quota => "quota",
+            WaitReason::Order => "order",
+            WaitReason::Preempted => "preempted",
+            WaitReason::Provisioning => "provisioning",
+        }
+    }
+
+    /// Index in [`WaitReason::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// One job's outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobOutcome {
@@ -61,6 +116,26 @@ pub struct JobOutcome {
     /// Work lost to preemptions (progress after the last checkpoint) times the
     /// job's GPUs, in milli-GPU·ms.
     pub lost_gpu_milli_ms: u128,
+    /// Instants at which an elastic job was resized (0 for rigid jobs).
+    pub resizes: u32,
+    /// ∫ workers dt over all runs, worker·ms: divided by the run time it is
+    /// an elastic job's mean size.
+    pub worker_ms: u128,
+    /// Wall time the job ran over all its runs, ms.
+    pub run_ms: Millis,
+    /// Time waited (arrival to last start, plus waits after preemptions), ms,
+    /// split by reason and indexed by [`WaitReason::index`].
+    pub wait_by_reason: [Millis; 8],
+}
+
+impl JobOutcome {
+    /// Mean workers over the time the job ran, in thousandths (`None` if it
+    /// never ran).
+    pub fn mean_workers_milli(&self) -> Option<u64> {
+        (self.run_ms > 0).then(|| {
+            u64::try_from(self.worker_ms * 1_000 / u128::from(self.run_ms)).unwrap_or(u64::MAX)
+        })
+    }
 }
 
 /// One timeline sample, taken after the scheduling pass of its instant.
@@ -110,6 +185,7 @@ pub struct RunResult {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoolUsage {
     pub name: String,
+    pub kind: crate::cluster::PoolKind,
     pub gpus_per_node: u32,
     /// Currency per node-hour, if the scenario gives one.
     pub price_per_node_hour: Option<f64>,
@@ -122,6 +198,7 @@ pub struct PoolUsage {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PoolCost {
     pub pool: String,
+    pub kind: crate::cluster::PoolKind,
     pub node_hours: f64,
     /// `None` when the pool has no price.
     pub cost: Option<f64>,
@@ -196,6 +273,63 @@ pub struct Counts {
     pub failed: u64,
 }
 
+/// Job-hours of waiting per reason, over all jobs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WaitHours {
+    pub capacity: f64,
+    pub fragmentation: f64,
+    pub gang: f64,
+    pub gpu_model: f64,
+    pub quota: f64,
+    pub order: f64,
+    pub preempted: f64,
+    pub provisioning: f64,
+}
+
+impl WaitHours {
+    /// From per-reason totals in ms, indexed by [`WaitReason::index`].
+    pub fn from_millis(ms: &[u128; 8]) -> WaitHours {
+        let h = |r: WaitReason| round3(ms[r.index()] as f64 / 3_600_000.0);
+        WaitHours {
+            capacity: h(WaitReason::Capacity),
+            fragmentation: h(WaitReason::Fragmentation),
+            gang: h(WaitReason::Gang),
+            gpu_model: h(WaitReason::GpuModel),
+            quota: h(WaitReason::Quota),
+            order: h(WaitReason::Order),
+            preempted: h(WaitReason::Preempted),
+            provisioning: h(WaitReason::Provisioning),
+        }
+    }
+
+    /// (reason, hours) in [`WaitReason::ALL`] order.
+    pub fn entries(&self) -> [(WaitReason, f64); 8] {
+        [
+            (WaitReason::Capacity, self.capacity),
+            (WaitReason::Fragmentation, self.fragmentation),
+            (WaitReason::Gang, self.gang),
+            (WaitReason::GpuModel, self.gpu_model),
+            (WaitReason::Quota, self.quota),
+            (WaitReason::Order, self.order),
+            (WaitReason::Preempted, self.preempted),
+            (WaitReason::Provisioning, self.provisioning),
+        ]
+    }
+}
+
+/// What elastic jobs did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ElasticSummary {
+    /// Elastic jobs in the workload.
+    pub jobs: u64,
+    /// Resizes over all elastic jobs (instants at which one changed size).
+    pub resizes: u64,
+    /// Mean workers of elastic jobs over the time they ran, divided by their
+    /// requested workers (1 = ran at the requested size on average), weighted
+    /// by run time.
+    pub mean_size_vs_requested: f64,
+}
+
 /// The headline numbers of a run (deterministic: no wall-clock figures).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
@@ -222,6 +356,11 @@ pub struct Summary {
     /// Per inference service: SLO-violation minutes, p95 latency, replica-hours.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<crate::engine::ServiceResult>,
+    /// Job-hours of waiting, by reason (see [`WaitReason`]).
+    pub wait_hours_by_reason: WaitHours,
+    /// Elastic training, when the workload has elastic jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elastic: Option<ElasticSummary>,
     /// Events processed.
     pub events: u64,
 }
@@ -240,7 +379,11 @@ impl Summary {
         let mut preemptions = 0u64;
         let mut kills = 0u64;
         let mut lost: u128 = 0;
+        let mut waits = [0u128; 8];
         for o in &run.outcomes {
+            for (acc, &w) in waits.iter_mut().zip(&o.wait_by_reason) {
+                *acc += u128::from(w);
+            }
             preemptions += u64::from(o.preemptions);
             kills += u64::from(o.failures);
             lost += o.lost_gpu_milli_ms;
@@ -266,6 +409,28 @@ impl Summary {
                 slowdown.push(c.max(1) * 1_000 / job.duration.max(1));
             }
         }
+        let elastic = {
+            let (mut jobs, mut resizes, mut worker_ms, mut requested_ms) =
+                (0u64, 0u64, 0u128, 0u128);
+            for o in &run.outcomes {
+                let job = workload.job(o.job);
+                if job.elastic.is_some() {
+                    jobs += 1;
+                    resizes += u64::from(o.resizes);
+                    worker_ms += o.worker_ms;
+                    requested_ms += u128::from(job.workers) * u128::from(o.run_ms);
+                }
+            }
+            (jobs > 0).then(|| ElasticSummary {
+                jobs,
+                resizes,
+                mean_size_vs_requested: if requested_ms == 0 {
+                    0.0
+                } else {
+                    round3(worker_ms as f64 / requested_ms as f64)
+                },
+            })
+        };
         let start = first_submit.unwrap_or(SimTime::ZERO);
         let span = run.end_time.since(start);
         // Allocation over the capacity that was there (it changes with
@@ -281,6 +446,7 @@ impl Summary {
             .iter()
             .map(|p| PoolCost {
                 pool: p.name.clone(),
+                kind: p.kind,
                 node_hours: round3(hours(p.node_ms)),
                 cost: p
                     .price_per_node_hour
@@ -321,6 +487,8 @@ impl Summary {
             node_outages: run.node_outages,
             cost,
             services: run.services.clone(),
+            wait_hours_by_reason: WaitHours::from_millis(&waits),
+            elastic,
             // milli-GPU·ms → GPU-hours.
             lost_gpu_hours: round3(lost as f64 / 1000.0 / 3_600_000.0),
             events: run.events,

@@ -5,5 +5,6 @@
 //! the scenario is loaded.
 
 pub mod autoscaler;
+pub mod elastic;
 pub mod placement;
 pub mod scheduler;

@@ -4,6 +4,7 @@
 //! Times are written as seconds with exactly three decimals, formatted from
 //! integer milliseconds: the text is exact and byte-stable.
 
+pub mod html;
 pub mod inspect;
 pub mod plot;
 
@@ -18,7 +19,7 @@ use crate::time::{FmtSecs, SimTime};
 use crate::workload::Workload;
 
 /// Header of `jobs.csv`; see the README for units.
-pub const JOBS_HEADER: &str = "id,name,tenant,submit_s,start_s,end_s,wait_s,jct_s,slowdown,duration_s,workers,gpus,nodes_used,preemptions,failures,restarts,lost_gpu_s,status";
+pub const JOBS_HEADER: &str = "id,name,tenant,submit_s,start_s,end_s,wait_s,jct_s,slowdown,duration_s,workers,gpus,nodes_used,preemptions,failures,restarts,lost_gpu_s,resizes,mean_workers,wait_capacity_s,wait_fragmentation_s,wait_gang_s,wait_gpu_model_s,wait_quota_s,wait_order_s,wait_preempted_s,wait_provisioning_s,status";
 
 /// Header of `timeline.csv`; see the README for units.
 pub const TIMELINE_HEADER: &str = "time_s,gpus_allocated,gpu_alloc_pct,pending_jobs,running_jobs,busy_nodes,nodes_ready,nodes_provisioning";
@@ -58,9 +59,14 @@ pub fn jobs_csv(workload: &Workload, run: &RunResult) -> Vec<u8> {
         // Total GPUs of the gang; fractional shares keep three decimals.
         // milli-GPU·ms / 1000 = GPU·ms, printed as GPU·s with three decimals.
         let lost_gpu_ms = o.lost_gpu_milli_ms / 1_000;
-        writeln!(
+        // Mean workers over the time run, three decimals (the requested size
+        // for a job that never ran).
+        let mean_workers_milli = o
+            .mean_workers_milli()
+            .unwrap_or(u64::from(job.workers) * 1_000);
+        write!(
             out,
-            "{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},",
             job.workers,
             FmtSecs(job.total_gpu_milli()),
             o.nodes_used,
@@ -68,9 +74,15 @@ pub fn jobs_csv(workload: &Workload, run: &RunResult) -> Vec<u8> {
             o.failures,
             o.restarts,
             FmtSecs(u64::try_from(lost_gpu_ms).unwrap_or(u64::MAX)),
-            o.status.as_str()
+            o.resizes,
+            FmtSecs(mean_workers_milli),
         )
         .expect("writing to memory cannot fail");
+        for &w in &o.wait_by_reason {
+            secs(&mut out, Some(w));
+        }
+        out.extend_from_slice(o.status.as_str().as_bytes());
+        out.push(b'\n');
     }
     out
 }
@@ -201,6 +213,29 @@ pub fn summary_table(info: &RunInfo, summary: &Summary, wall_time_s: Option<f64>
             svc.slo.max_p95_ms,
             svc.slo.replica_hours,
             svc.preemptions_caused
+        );
+    }
+    let waited: f64 = summary
+        .wait_hours_by_reason
+        .entries()
+        .iter()
+        .map(|e| e.1)
+        .sum();
+    if waited > 0.0 {
+        let parts: Vec<String> = summary
+            .wait_hours_by_reason
+            .entries()
+            .iter()
+            .filter(|e| e.1 > 0.0)
+            .map(|(r, h)| format!("{} {:.1} ({:.0}%)", r.as_str(), h, h * 100.0 / waited))
+            .collect();
+        let _ = writeln!(t, "waiting, job-hours by reason: {}", parts.join(" · "));
+    }
+    if let Some(e) = &summary.elastic {
+        let _ = writeln!(
+            t,
+            "elastic: {} jobs · {} resizes · mean size {:.2}× requested",
+            e.jobs, e.resizes, e.mean_size_vs_requested
         );
     }
     let c = &summary.cost;

@@ -111,6 +111,52 @@ struct RawScenario {
     /// Inference services beside the training jobs.
     #[serde(default)]
     services: Vec<crate::inference::service::ServiceSpec>,
+    /// Elastic training jobs and the policy that resizes them.
+    #[serde(default)]
+    elastic: Option<RawElastic>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawElastic {
+    policy: crate::policy::elastic::ElasticKind,
+    /// Restart time of a resized job, seconds.
+    #[serde(default)]
+    rescale_overhead_s: f64,
+    #[serde(default = "one")]
+    fraction: f64,
+    #[serde(default)]
+    tenants: Vec<String>,
+    #[serde(default = "one_u32")]
+    min_workers: u32,
+    #[serde(default = "two")]
+    max_workers_factor: f64,
+    scaling: RawScaling,
+    /// For `scaling = "linear"`.
+    #[serde(default)]
+    efficiency: Option<f64>,
+    /// For `scaling = "table"`: speedup at 1, 2, 3… workers.
+    #[serde(default)]
+    speedups: Option<Vec<f64>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum RawScaling {
+    Linear,
+    Table,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+fn two() -> f64 {
+    2.0
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -283,6 +329,8 @@ pub struct Scenario {
     pub engine: EngineConfig,
     /// Parent folder of the run folder (relative to the working directory).
     pub output_dir: PathBuf,
+    /// Which jobs are elastic (`[elastic]`); the policy is in `engine.elastic`.
+    pub elastic: Option<crate::workload::elastic::ElasticRule>,
 }
 
 /// What building the workload did, for the run report.
@@ -385,6 +433,14 @@ impl Scenario {
                 drafts.extend(extra.workload.to_drafts());
             }
             workload = Workload::from_drafts(drafts);
+        }
+        if let Some(rule) = &self.elastic {
+            let made = rule.apply(&mut workload, self.seed);
+            if let Some(report) = &mut import {
+                report
+                    .notes
+                    .push(format!("{made} jobs are elastic ([elastic])"));
+            }
         }
         Ok((
             workload,
@@ -586,6 +642,18 @@ fn validate(
         faults: resolve_faults(&raw.faults, &cluster, raw.seed, &invalid)?,
         autoscaler: match raw.autoscaler {
             Some(spec) => {
+                if let Some(p) = cluster.pools.iter().find(|p| {
+                    p.kind == crate::cluster::PoolKind::Reserved
+                        && spec.node_groups.contains_key(&p.name)
+                }) {
+                    return Err(invalid(
+                        &format!("autoscaler.node_groups.{}", p.name),
+                        format!(
+                            "pool {:?} is reserved (a fixed count bought up front); the autoscaler only scales on-demand and spot pools",
+                            p.name
+                        ),
+                    ));
+                }
                 crate::policy::autoscaler::ClusterAutoscaler::new(
                     spec.clone(),
                     &cluster.pools,
@@ -616,6 +684,46 @@ fn validate(
             }
             out
         },
+        elastic: match &raw.elastic {
+            Some(e) => Some(crate::engine::ElasticConfig {
+                policy: e.policy,
+                rescale_overhead: secs("elastic.rescale_overhead_s", e.rescale_overhead_s, false)?,
+            }),
+            None => None,
+        },
+    };
+    let elastic = match raw.elastic {
+        Some(e) => {
+            let scaling = match (e.scaling, e.efficiency, e.speedups) {
+                (RawScaling::Linear, Some(efficiency), None) => {
+                    crate::workload::elastic::Scaling::Linear { efficiency }
+                }
+                (RawScaling::Table, None, Some(t)) => crate::workload::elastic::Scaling::Table(t),
+                (RawScaling::Linear, _, _) => {
+                    return Err(invalid(
+                        "elastic.efficiency",
+                        "scaling = \"linear\" needs `efficiency` (0 < e ≤ 1) and no `speedups`"
+                            .into(),
+                    ));
+                }
+                (RawScaling::Table, _, _) => {
+                    return Err(invalid(
+                        "elastic.speedups",
+                        "scaling = \"table\" needs `speedups` (speedup at 1, 2, 3… workers, starting with 1.0) and no `efficiency`".into(),
+                    ));
+                }
+            };
+            let rule = crate::workload::elastic::ElasticRule {
+                fraction: e.fraction,
+                tenants: e.tenants,
+                min_workers: e.min_workers,
+                max_workers_factor: e.max_workers_factor,
+                scaling,
+            };
+            rule.validate().map_err(|m| invalid("elastic", m))?;
+            Some(rule)
+        }
+        None => None,
     };
     if let Some(t) = &raw.cluster.topology {
         if t.nodes_per_rack == 0 {
@@ -676,6 +784,7 @@ fn validate(
         placement_params: raw.policy.placement_params,
         engine,
         output_dir: raw.run.output_dir,
+        elastic,
     })
 }
 
@@ -712,6 +821,16 @@ fn resolve_faults(
         let at = format!("faults.spot.{name}");
         let i = pool_index(&at, name)?;
         sp.validate(&at).map_err(|m| invalid(&at, m))?;
+        let kind = cluster.pools[i].kind;
+        if kind != crate::cluster::PoolKind::Spot {
+            return Err(invalid(
+                &at,
+                format!(
+                    "pool {name:?} is kind {:?}; only spot pools are reclaimed: set `kind = \"spot\"` on the pool",
+                    kind.name()
+                ),
+            ));
+        }
         spot[i] = Some(*sp);
     }
     let mut scripted = Vec::new();

@@ -774,6 +774,7 @@ pub fn read_nodes(path: &Path) -> Result<(Vec<PoolSpec>, ImportReport), TraceErr
             memory_mib: s.memory_mib,
             price_per_node_hour: None,
             labels: BTreeMap::from([("source".to_string(), "openb".to_string())]),
+            kind: Default::default(),
         });
     }
     let nodes: u64 = shapes.iter().map(|s| u64::from(s.nodes)).sum();

@@ -330,6 +330,7 @@ pub fn read_machines(path: &Path) -> Result<(Vec<PoolSpec>, ImportReport), Trace
             memory_mib: u64::from(mem) * 1_024,
             price_per_node_hour: None,
             labels: BTreeMap::new(),
+            kind: Default::default(),
         })
         .collect();
     let machines: u64 = pools.iter().map(|p| u64::from(p.nodes)).sum();

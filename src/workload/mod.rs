@@ -1,6 +1,7 @@
 //! The workload: the jobs a scenario submits, in submission order, independent of
 //! where they came from (a trace importer or the synthetic generator).
 
+pub mod elastic;
 pub mod filter;
 pub mod stats;
 pub mod synthetic;
@@ -84,9 +85,20 @@ pub struct Job {
     pub duration: Millis,
     /// The trace's final status for the job, if the trace records one.
     pub status: Option<String>,
+    /// Set for elastic jobs: `workers` is then the requested (initial) size
+    /// and `duration` the run time at that size.
+    pub elastic: Option<Box<elastic::ElasticSpec>>,
 }
 
 impl Job {
+    /// Fewest workers the job can start with: the whole gang, or an elastic
+    /// job's minimum.
+    pub fn min_workers(&self) -> u32 {
+        self.elastic
+            .as_ref()
+            .map_or(self.workers, |e| e.min_workers)
+    }
+
     /// Whole GPUs the whole gang holds (fractional shares not counted).
     pub fn total_whole_gpus(&self) -> u64 {
         u64::from(self.workers) * u64::from(self.gpu.whole())
@@ -287,6 +299,7 @@ impl Workload {
                     gpu_models: d.gpu_models,
                     duration: d.duration,
                     status: d.status,
+                    elastic: None,
                 }
             })
             .collect();

@@ -24,6 +24,7 @@ pub fn pools() -> impl Strategy<Value = Vec<PoolSpec>> {
                 memory_mib: 65_536,
                 price_per_node_hour: None,
                 labels: Default::default(),
+                kind: Default::default(),
             })
             .collect()
     })

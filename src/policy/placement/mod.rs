@@ -249,6 +249,7 @@ pub(crate) mod test_support {
             memory_mib: 262_144,
             price_per_node_hour: None,
             labels: Default::default(),
+            kind: Default::default(),
         }])
     }
 

@@ -1278,6 +1278,17 @@ impl Scheduler for Kueue {
                 }
             }
         }
+        // Whatever is still without a reservation waits for quota (its own,
+        // or that of the blocked head of its queue).
+        let held: Vec<JobId> = pass
+            .pending()
+            .iter()
+            .copied()
+            .filter(|j| !self.admitted.contains_key(j))
+            .collect();
+        for j in held {
+            pass.held_for_quota(j);
+        }
     }
 }
 

@@ -61,6 +61,10 @@ pub trait SchedulingPass {
     /// starts it, or changes nothing.
     fn try_start(&mut self, job: JobId) -> StartOutcome;
 
+    /// Tells the engine the scheduler holds a pending job for a quota this
+    /// pass (for the why-pending report). Optional; the default ignores it.
+    fn held_for_quota(&mut self, _job: JobId) {}
+
     /// Running jobs, in no particular order (it changes as jobs start and
     /// stop; copy it before starting or preempting).
     fn running(&self) -> &[JobId];
