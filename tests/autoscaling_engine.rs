@@ -85,6 +85,17 @@ fn scales_up_for_pending_gangs_and_down_when_idle() {
     );
     assert_eq!((at(100).nodes_provisioning, at(100).nodes_ready), (0, 1));
     assert_eq!(at(800).nodes_ready, 0);
+    // timeline.csv adds the ready nodes of each pool, named after it.
+    let csv = String::from_utf8(schedlab::report::timeline_csv(&r)).unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",nodes_provisioning,ready_gpu")
+    );
+    let row = |t: &str| csv.lines().find(|l| l.starts_with(t)).unwrap().to_string();
+    assert!(row("30.000,").ends_with(",0,1,0"), "{}", row("30.000,"));
+    assert!(row("100.000,").ends_with(",1,0,1"), "{}", row("100.000,"));
 }
 
 /// A 2-node gang with max size 1 never triggers a scale-up: it is reported

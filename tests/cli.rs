@@ -307,3 +307,45 @@ fn help_has_examples() {
         );
     }
 }
+
+/// Spot reclaim times from a file: node 1 of the spot pool goes for good at
+/// 30 s, killing `a`, which restarts on node 0 once `b` ends at 60 s; a row
+/// with a repair time takes node 0 down from 100 s to 110 s, killing `a`
+/// again, which reruns from scratch (no checkpoints) and ends at 170 s. A
+/// malformed row names the file, line and column.
+#[test]
+fn outages_come_from_a_file_and_bad_rows_name_the_file_and_line() {
+    let scenario = SCENARIO
+        .replace(
+            "gpu_model = \"V100\"\n",
+            "gpu_model = \"V100\"\nkind = \"spot\"\n",
+        )
+        .replace(
+            "[policy]",
+            "[faults]\noutages_file = \"reclaims.csv\"\n\n[policy]",
+        );
+    let f = Fixture::new(
+        &scenario,
+        &trace(&["b,0,t,0,1,8,0,0,0,,60000,", "a,0,t,0,1,8,0,0,0,,60000,"]),
+    );
+    std::fs::write(
+        f.dir.path().join("reclaims.csv"),
+        "at_s,pool,node,down_for_s\n30,p,1,\n100,p,0,10\n",
+    )
+    .unwrap();
+    let o = f.run();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = std::fs::read_to_string(Path::new(&f.out()).join("summary.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(v["node_outages"], 2);
+    assert_eq!(v["job_kills"], 2);
+    let jobs = std::fs::read_to_string(Path::new(&f.out()).join("jobs.csv")).unwrap();
+    let a = jobs.lines().nth(2).unwrap();
+    assert_eq!(a.split(',').nth(5), Some("170.000"), "{a}");
+    std::fs::write(
+        f.dir.path().join("reclaims.csv"),
+        "at_s,pool,node,down_for_s\n30,p,1,\nsoon,p,0,\n",
+    )
+    .unwrap();
+    assert_fails_with(&f.run(), &["reclaims.csv:3", "at_s", "\"soon\""]);
+}

@@ -234,3 +234,70 @@ async fn priority_preemption_runs_on_the_cluster() {
     // Not kept: nothing of the run is left.
     assert_eq!(labelled(&conn, &run.run_id).await, (0, 0, 0));
 }
+
+#[tokio::test]
+async fn autoscaled_scenario_creates_and_deletes_nodes_like_the_simulation() {
+    let Some(path) =
+        kubeconfig("autoscaled_scenario_creates_and_deletes_nodes_like_the_simulation")
+    else {
+        return;
+    };
+    let conn = api::connect(&path, None).await.unwrap();
+    let sc = scenario("cluster-autoscale.toml", &[]);
+    let run = driver::run(
+        &conn,
+        &sc,
+        &RunOptions {
+            speedup: 60.0,
+            keep: true,
+            max_wall: None,
+            progress: false,
+        },
+    )
+    .await
+    .unwrap();
+    let f = &run.fidelity;
+    assert!(f.complete);
+    assert_eq!(f.jobs_finished_cluster, 40);
+    assert_eq!(f.jobs_finished_sim, 40);
+    let nodes = f.nodes.as_ref().expect("node trajectories are compared");
+    // Nodes were created for pending gangs and deleted again when empty.
+    assert!(nodes.cluster_scale_ups >= 1, "{nodes:?}");
+    assert!(nodes.cluster_nodes_added >= 1, "{nodes:?}");
+    assert_eq!(nodes.cluster_nodes_removed, nodes.cluster_nodes_added);
+    assert_eq!(
+        nodes.node_ready_latency_ms.count,
+        nodes.cluster_nodes_added as usize
+    );
+    // The same seed draws the same delays for the same decisions: the same
+    // number of nodes, and the ready counts at most one node apart (the
+    // control plane's lag can straddle a sample).
+    assert_eq!(
+        nodes.nodes_added_from_timeline.cluster,
+        nodes.nodes_added_from_timeline.sim
+    );
+    let burst = nodes.pools.iter().find(|p| p.pool == "burst").unwrap();
+    assert!(burst.max_abs_diff <= 1, "{burst:?}");
+    assert!(burst.cluster_max >= 1);
+    // Back to the group's minimum at the end, in the trajectory and on the
+    // API server: only the fixed node of the run is left.
+    assert_eq!(burst.cluster_final, 0);
+    assert_eq!(run.result.pool_nodes.last(), Some(&vec![1, 0]));
+    let (ns, node_objects, _) = labelled(&conn, &run.run_id).await;
+    assert_eq!((ns, node_objects), (1, 1));
+    // Node-hours: the burst group was paid for while its nodes existed,
+    // within 2% of the simulation's.
+    let paid = |r: &schedlab::metrics::RunResult| r.pools[1].node_ms as f64;
+    let (sim_ms, cl_ms) = (paid(&run.sim.result), paid(&run.result));
+    assert!(sim_ms > 0.0);
+    assert!(
+        (cl_ms - sim_ms).abs() / sim_ms < 0.02,
+        "{cl_ms} vs {sim_ms}"
+    );
+
+    let report = api::clean(&conn, Some(&run.run_id), &ApiStats::default())
+        .await
+        .unwrap();
+    assert_eq!(report.nodes.len(), 1);
+    assert_eq!(labelled(&conn, &run.run_id).await, (0, 0, 0));
+}

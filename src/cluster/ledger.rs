@@ -272,6 +272,23 @@ pub struct Cluster {
     gpu_milli_used: u64,
     free_whole_gpus: u64,
     busy_nodes: u32,
+    /// Per pool: free resources of its Ready nodes, and its nodes
+    /// provisioning (for the why-pending report, without a node scan).
+    pool_free: Vec<PoolFree>,
+}
+
+/// Free resources of one pool's Ready nodes, and how many of its nodes are
+/// provisioning. Kept in step with every allocation and state change.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolFree {
+    /// Milli-GPUs.
+    pub gpu_milli: u64,
+    /// Millicores.
+    pub cpu_milli: u64,
+    /// MiB.
+    pub memory_mib: u64,
+    /// Nodes provisioning.
+    pub provisioning: u32,
 }
 
 impl Cluster {
@@ -289,6 +306,13 @@ impl Cluster {
         }
         let gpu_milli_capacity = nodes.iter().map(Node::gpu_milli_capacity).sum();
         let free_whole_gpus = nodes.iter().map(|n| u64::from(n.gpu_count())).sum();
+        let mut pool_free = vec![PoolFree::default(); pools.len()];
+        for n in &nodes {
+            let f = &mut pool_free[n.pool.index()];
+            f.gpu_milli += n.gpu_milli_capacity();
+            f.cpu_milli += u64::from(n.cpu_cap);
+            f.memory_mib += n.mem_cap;
+        }
         Cluster {
             pools: pools.to_vec(),
             nodes,
@@ -296,6 +320,7 @@ impl Cluster {
             gpu_milli_used: 0,
             free_whole_gpus,
             busy_nodes: 0,
+            pool_free,
         }
     }
 
@@ -322,13 +347,26 @@ impl Cluster {
         let node = &mut self.nodes[id.index()];
         let was_ready = node.state == NodeState::Ready;
         let ready = state == NodeState::Ready;
+        let f = &mut self.pool_free[node.pool.index()];
         if was_ready && !ready {
             assert_eq!(node.workers, 0, "node {id} left Ready with workers on it");
             self.gpu_milli_capacity -= node.gpu_milli_capacity();
             self.free_whole_gpus -= u64::from(node.free_whole);
+            f.gpu_milli -= node.gpu_milli_capacity();
+            f.cpu_milli -= u64::from(node.cpu_cap);
+            f.memory_mib -= node.mem_cap;
         } else if !was_ready && ready {
             self.gpu_milli_capacity += node.gpu_milli_capacity();
             self.free_whole_gpus += u64::from(node.free_whole);
+            f.gpu_milli += node.gpu_milli_capacity();
+            f.cpu_milli += u64::from(node.cpu_cap);
+            f.memory_mib += node.mem_cap;
+        }
+        if node.state == NodeState::Provisioning {
+            f.provisioning -= 1;
+        }
+        if state == NodeState::Provisioning {
+            f.provisioning += 1;
         }
         node.state = state;
     }
@@ -461,7 +499,11 @@ impl Cluster {
             });
         }
         let node = &mut self.nodes[alloc.node.index()];
+        let f = &mut self.pool_free[node.pool.index()];
+        f.cpu_milli -= u64::from(alloc.cpu_milli);
+        f.memory_mib -= alloc.memory_mib;
         for s in &alloc.gpus {
+            f.gpu_milli -= u64::from(s.milli);
             let u = &mut node.gpu_used[s.index as usize];
             if *u == 0 {
                 node.free_whole -= 1;
@@ -480,13 +522,22 @@ impl Cluster {
         Ok(())
     }
 
+    /// Free resources and provisioning nodes of each pool, indexed by pool id.
+    pub fn pool_free(&self) -> &[PoolFree] {
+        &self.pool_free
+    }
+
     /// Releases a worker previously allocated with [`Cluster::allocate`].
     ///
     /// # Panics
     /// If the allocation was never made: that is an engine bug, not bad input.
     pub fn release(&mut self, alloc: &WorkerAlloc) {
         let node = &mut self.nodes[alloc.node.index()];
+        let f = &mut self.pool_free[node.pool.index()];
+        f.cpu_milli += u64::from(alloc.cpu_milli);
+        f.memory_mib += alloc.memory_mib;
         for s in &alloc.gpus {
+            f.gpu_milli += u64::from(s.milli);
             let u = &mut node.gpu_used[s.index as usize];
             *u = u.checked_sub(s.milli).expect("ledger: GPU released twice");
             if *u == 0 {
@@ -527,6 +578,7 @@ impl Cluster {
             gpu_milli_used: 0,
             free_whole_gpus: 0,
             busy_nodes: 0,
+            pool_free: vec![PoolFree::default(); self.pools.len()],
         };
         for n in &self.nodes {
             let id = fresh.add_node(n.pool, n.state);
@@ -585,6 +637,25 @@ impl Cluster {
             return Err(format!(
                 "cluster totals out of step: used {used} vs {}, free {free} vs {}, busy {busy} vs {}, capacity {cap} vs {}",
                 self.gpu_milli_used, self.free_whole_gpus, self.busy_nodes, self.gpu_milli_capacity
+            ));
+        }
+        let mut pool_free = vec![PoolFree::default(); self.pools.len()];
+        for n in &self.nodes {
+            let f = &mut pool_free[n.pool.index()];
+            match n.state {
+                NodeState::Ready => {
+                    f.gpu_milli += n.gpu_milli_capacity() - n.gpu_milli_used;
+                    f.cpu_milli += u64::from(n.cpu_cap - n.cpu_used);
+                    f.memory_mib += n.mem_cap - n.mem_used;
+                }
+                NodeState::Provisioning => f.provisioning += 1,
+                NodeState::Down | NodeState::Removed => {}
+            }
+        }
+        if pool_free != self.pool_free {
+            return Err(format!(
+                "per-pool free totals out of step: {:?} vs recomputed {pool_free:?}",
+                self.pool_free
             ));
         }
         Ok(())

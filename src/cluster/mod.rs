@@ -5,7 +5,7 @@
 mod ledger;
 
 pub use ledger::{
-    Cluster, ClusterView, GpuShare, LedgerError, Node, NodeFit, NodeState, WorkerAlloc,
+    Cluster, ClusterView, GpuShare, LedgerError, Node, NodeFit, NodeState, PoolFree, WorkerAlloc,
     WorkerRequest,
 };
 

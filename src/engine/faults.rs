@@ -63,6 +63,64 @@ pub struct ScriptedOutage {
     pub down_for_s: Option<f64>,
 }
 
+/// Reads scripted outages from a CSV file with the header
+/// `at_s,pool,node,down_for_s` (an empty `down_for_s` is a reclaim: the node
+/// never returns). Returns each row with its line number; errors name the
+/// file, line and column.
+pub fn read_outages(path: &std::path::Path) -> Result<Vec<(u64, ScriptedOutage)>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let expected = ["at_s", "pool", "node", "down_for_s"];
+    let header = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .clone();
+    if header.iter().collect::<Vec<_>>() != expected {
+        return Err(format!(
+            "{}:1: expected the header {:?}, got {:?}",
+            path.display(),
+            expected.join(","),
+            header.iter().collect::<Vec<_>>().join(",")
+        ));
+    }
+    let mut out = Vec::new();
+    for row in reader.records() {
+        let row = row.map_err(|e| format!("{}: {e}", path.display()))?;
+        let line = row.position().map_or(0, |p| p.line());
+        let bad = |col: &str, what: &str, got: &str| {
+            format!(
+                "{}:{line}: column {col}: expected {what}, got {got:?}",
+                path.display()
+            )
+        };
+        let at_s: f64 = row[0]
+            .parse()
+            .map_err(|_| bad("at_s", "seconds", &row[0]))?;
+        let node: u32 = row[2]
+            .parse()
+            .map_err(|_| bad("node", "a node index within the pool", &row[2]))?;
+        let down_for_s = match &row[3] {
+            "" => None,
+            d => Some(
+                d.parse::<f64>()
+                    .map_err(|_| bad("down_for_s", "seconds or empty", d))?,
+            ),
+        };
+        out.push((
+            line,
+            ScriptedOutage {
+                at_s,
+                pool: row[1].to_string(),
+                node,
+                down_for_s,
+            },
+        ));
+    }
+    Ok(out)
+}
+
 /// The engine's fault settings, resolved to node ids.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FaultConfig {

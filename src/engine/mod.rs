@@ -180,6 +180,9 @@ struct JobRun {
     after_preemption: bool,
     /// The pass in which the scheduler last held the job for a quota.
     quota_pass: u64,
+    /// Interned (pool mask, GPU demand, minimum workers, CPU, memory): jobs
+    /// of one shape wait for the same cluster reason.
+    shape: u32,
 }
 
 /// What a scheduler may know about a job's progress.
@@ -301,6 +304,9 @@ struct Core<'w> {
     last_completion: SimTime,
     /// Scheduling passes run so far (numbers start at 1).
     pass_seq: u64,
+    /// Per job shape: the pass that last classified it, and its reason then.
+    shape_pass: Vec<u64>,
+    shape_reason: Vec<WaitReason>,
 }
 
 /// A configured simulation of one workload on one cluster.
@@ -315,6 +321,8 @@ pub struct Simulation<'w> {
     config: EngineConfig,
     next_arrival: usize,
     timeline: Vec<Sample>,
+    /// Ready nodes per pool at each sample.
+    pool_nodes: Vec<Vec<u32>>,
     events: u64,
 }
 
@@ -338,6 +346,7 @@ impl<'w> Simulation<'w> {
         // Intern allowed-model lists into pool masks; a BTreeMap keeps the
         // numbering independent of hashing.
         let mut masks: BTreeMap<&[String], u32> = BTreeMap::new();
+        let mut shapes: BTreeMap<(u32, GpuDemand, u32, u32, u64), u32> = BTreeMap::new();
         let mut pool_masks = Vec::new();
         let jobs = workload
             .jobs
@@ -381,6 +390,11 @@ impl<'w> Simulation<'w> {
                     wait_ms: [0; 8],
                     after_preemption: false,
                     quota_pass: 0,
+                    shape: {
+                        let key = (mask, j.gpu, j.min_workers(), j.cpu_milli, j.memory_mib);
+                        let next = shapes.len() as u32;
+                        *shapes.entry(key).or_insert(next)
+                    },
                 }
             })
             .collect();
@@ -449,12 +463,15 @@ impl<'w> Simulation<'w> {
                 last_change: SimTime::ZERO,
                 last_completion: SimTime::ZERO,
                 pass_seq: 0,
+                shape_pass: vec![0; shapes.len()],
+                shape_reason: vec![WaitReason::Order; shapes.len()],
             },
             scheduler,
             elastic: config.elastic.as_ref().and_then(|e| e.policy.build()),
             config,
             next_arrival: 0,
             timeline: Vec::new(),
+            pool_nodes: Vec::new(),
             events: 0,
         }
     }
@@ -547,6 +564,7 @@ impl<'w> Simulation<'w> {
                 }
                 Event::Sample => {
                     self.timeline.push(self.core.sample());
+                    self.pool_nodes.push(self.core.ready_per_pool());
                     if self.work_remains() {
                         self.core
                             .queue
@@ -783,6 +801,7 @@ impl<'w> Simulation<'w> {
         RunResult {
             outcomes,
             timeline: self.timeline,
+            pool_nodes: self.pool_nodes,
             gpu_milli_capacity: core.cluster.gpu_milli_capacity(),
             gpu_alloc_integral: core.alloc_integral,
             gpu_capacity_integral: core.capacity_integral,
@@ -877,6 +896,17 @@ impl<'w> Core<'w> {
         self.done += 1;
         self.last_completion = self.now;
         self.queue_pass();
+    }
+
+    /// Ready nodes of each pool, indexed by pool id.
+    fn ready_per_pool(&self) -> Vec<u32> {
+        let mut out = vec![0; self.cluster.pools().len()];
+        for n in self.cluster.nodes() {
+            if n.is_ready() {
+                out[n.pool.index()] += 1;
+            }
+        }
+        out
     }
 
     fn sample(&self) -> Sample {
@@ -1134,28 +1164,18 @@ impl Core<'_> {
     /// Gives every pending job its current wait reason (see `why_pending`).
     /// Jobs of one shape share the cluster part of the answer.
     fn classify_pending(&mut self) {
-        type Shape = (u32, GpuDemand, u32, u32, u64);
-        let mut cache: BTreeMap<Shape, Option<WaitReason>> = BTreeMap::new();
-        // Per-pool free resources, computed on first need.
-        let mut free: Option<Vec<why_pending::PoolFree>> = None;
         let workload = self.workload;
+        let seq = self.pass_seq;
         for &j in &self.pending {
             let job = workload.job(j);
             let r = &self.jobs[j.index()];
             let reason = if r.after_preemption {
                 WaitReason::Preempted
-            } else if r.quota_pass == self.pass_seq {
+            } else if r.quota_pass == seq {
                 WaitReason::Quota
             } else {
-                let key = (
-                    r.mask,
-                    job.gpu,
-                    job.min_workers(),
-                    job.cpu_milli,
-                    job.memory_mib,
-                );
-                let known = r.infeasible_at == Some(self.release_epoch);
-                let blocked = *cache.entry(key).or_insert_with(|| {
+                let shape = r.shape as usize;
+                if self.shape_pass[shape] != seq {
                     let req = WorkerRequest {
                         gpu: job.gpu,
                         cpu_milli: job.cpu_milli,
@@ -1163,13 +1183,16 @@ impl Core<'_> {
                         allowed_pools: &self.pool_masks[r.mask as usize],
                     };
                     // The pass's own "cannot fit" answer saves the test.
-                    (known || !self.cluster.view().gang_fits(&req, job.min_workers())).then(|| {
-                        let free =
-                            free.get_or_insert_with(|| why_pending::pool_free(&self.cluster));
-                        why_pending::blocked(&self.cluster, free, job, &req)
-                    })
-                });
-                blocked.unwrap_or(WaitReason::Order)
+                    let known = r.infeasible_at == Some(self.release_epoch);
+                    self.shape_reason[shape] =
+                        if known || !self.cluster.view().gang_fits(&req, job.min_workers()) {
+                            why_pending::blocked(&self.cluster, job, &req)
+                        } else {
+                            WaitReason::Order
+                        };
+                    self.shape_pass[shape] = seq;
+                }
+                self.shape_reason[shape]
             };
             let now = self.now;
             let r = &mut self.jobs[j.index()];

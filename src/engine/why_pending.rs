@@ -17,49 +17,18 @@
 //!    one worker;
 //! 8. `gang`: some workers could be placed now, but not all of them.
 //!
-//! Jobs of the same shape share one answer per pass, so the cost is one node
-//! scan per distinct shape.
+//! Jobs of the same shape share one answer per pass; the ledger keeps free
+//! resources per pool, so only telling fragmentation from a gang that does not
+//! fit scans the nodes.
 
-use crate::cluster::{Cluster, NodeState, WorkerRequest};
+use crate::cluster::{Cluster, WorkerRequest};
 use crate::metrics::WaitReason;
 use crate::workload::Job;
 
-/// Free resources of one pool's Ready nodes, and whether nodes of it are
-/// provisioning. Computed once per pass, shared by every shape.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct PoolFree {
-    gpu_milli: u64,
-    cpu_milli: u64,
-    memory_mib: u64,
-    provisioning: bool,
-}
-
-/// [`PoolFree`] of every pool, indexed by pool id.
-pub(super) fn pool_free(cluster: &Cluster) -> Vec<PoolFree> {
-    let mut out = vec![PoolFree::default(); cluster.pools().len()];
-    for n in cluster.nodes() {
-        let f = &mut out[n.pool.index()];
-        match n.state() {
-            NodeState::Ready => {
-                f.gpu_milli += n.gpu_milli_capacity() - n.gpu_milli_used();
-                f.cpu_milli += u64::from(n.cpu_capacity() - n.cpu_used());
-                f.memory_mib += n.memory_capacity() - n.memory_used();
-            }
-            NodeState::Provisioning => f.provisioning = true,
-            NodeState::Down | NodeState::Removed => {}
-        }
-    }
-    out
-}
-
 /// Why a job whose gang (an elastic job's minimum) does not fit now cannot
 /// start: reasons 4 to 8 above.
-pub(super) fn blocked(
-    cluster: &Cluster,
-    free: &[PoolFree],
-    job: &Job,
-    req: &WorkerRequest<'_>,
-) -> WaitReason {
+pub(super) fn blocked(cluster: &Cluster, job: &Job, req: &WorkerRequest<'_>) -> WaitReason {
+    let free = cluster.pool_free();
     let workers = u64::from(job.min_workers());
     let need = (
         workers * job.gpu.milli(),
@@ -75,7 +44,7 @@ pub(super) fn blocked(
                     acc.0 + f.gpu_milli,
                     acc.1 + f.cpu_milli,
                     acc.2 + f.memory_mib,
-                    acc.3 || f.provisioning,
+                    acc.3 || f.provisioning > 0,
                 )
             })
     };

@@ -7,11 +7,12 @@
 //! Everything created carries the run's labels; the run deletes it at the
 //! end, on error and on Ctrl-C (unless asked to keep it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::WatchStreamExt;
@@ -29,6 +30,7 @@ use crate::engine::{JobState, Simulation};
 use crate::experiment::{ScenarioRun, run_info, run_scenario};
 use crate::ids::{JobId, NodeId};
 use crate::metrics::{JobOutcome, JobStatus, PoolUsage, RunResult, Sample, Summary};
+use crate::policy::autoscaler::{ClusterAutoscaler, Decision, ScanInput};
 use crate::policy::placement::Placement;
 use crate::policy::scheduler::SchedulingPass;
 use crate::report::RunInfo;
@@ -140,14 +142,14 @@ pub fn check_supported(s: &Scenario, speedup: f64) -> Result<(), ClusterError> {
     if !(speedup.is_finite() && speedup >= 1.0) {
         return Err(ClusterError::BadSpeedup(speedup));
     }
-    if s.engine.autoscaler.is_some() {
-        return Err(ClusterError::Unsupported(
-            "the cluster autoscaler ([autoscaler])".into(),
-        ));
-    }
     if !s.engine.services.is_empty() {
         return Err(ClusterError::Unsupported(
             "inference services ([[services]])".into(),
+        ));
+    }
+    if s.elastic.is_some() || s.engine.elastic.is_some() {
+        return Err(ClusterError::Unsupported(
+            "elastic training jobs ([elastic]): resizing a running job's pods".into(),
         ));
     }
     if !s.engine.faults.is_empty() {
@@ -248,6 +250,8 @@ impl Placement for Recorder {
 enum Watched {
     Pod(Box<Pod>),
     PodGone(Box<Pod>),
+    /// A node reported the Ready condition True.
+    NodeReady(String),
     NodeGone(String),
 }
 
@@ -304,6 +308,9 @@ struct Ctx<'a> {
     run_id: &'a str,
     ns: String,
     pods: Api<Pod>,
+    nodes: Api<Node>,
+    /// KWOK's node heartbeat leases (`kube-node-lease`).
+    leases: Api<Lease>,
     server: &'a str,
     stats: Arc<ApiStats>,
 }
@@ -451,19 +458,24 @@ async fn drive(
         tokio::spawn(async move {
             let mut s = watcher::watcher(api, cfg).default_backoff().boxed();
             while let Some(ev) = s.next().await {
-                match ev {
-                    Ok(Event::Delete(n)) => {
-                        let name = n.metadata.name.unwrap_or_default();
-                        if tx.send((Instant::now(), Watched::NodeGone(name))).is_err() {
-                            break;
-                        }
+                let at = Instant::now();
+                let msg = match ev {
+                    Ok(Event::Delete(n)) => Watched::NodeGone(n.metadata.name.unwrap_or_default()),
+                    // Nodes added by the autoscaler are schedulable once KWOK
+                    // has made them Ready (repeats are ignored by the loop).
+                    Ok(Event::Apply(n) | Event::InitApply(n)) if node_is_ready(&n) => {
+                        Watched::NodeReady(n.metadata.name.unwrap_or_default())
                     }
-                    Ok(_) => {}
+                    Ok(_) => continue,
                     Err(_) => {
                         stats
                             .watch_errors
                             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        continue;
                     }
+                };
+                if tx.send((at, msg)).is_err() {
+                    break;
                 }
             }
         })
@@ -477,10 +489,12 @@ async fn drive(
             run_id,
             ns: ns.clone(),
             pods: Api::namespaced(client.clone(), &ns),
+            nodes: nodes_api.clone(),
+            leases: Api::namespaced(client.clone(), "kube-node-lease"),
             server,
             stats: stats.clone(),
         },
-        &node_names,
+        node_names,
         opts,
         &mut rx,
     )
@@ -503,16 +517,7 @@ async fn wait_nodes_ready(
         let list = with_retry(stats, || nodes.list(&lp))
             .await
             .map_err(|e| classify(e, "list nodes", server))?;
-        let ready = list
-            .items
-            .iter()
-            .filter(|n| {
-                n.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            })
-            .count();
+        let ready = list.items.iter().filter(|n| node_is_ready(n)).count();
         if ready == total {
             return Ok(());
         }
@@ -524,6 +529,43 @@ async fn wait_nodes_ready(
             });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The node's Ready condition is True (KWOK sets it on the nodes it manages).
+fn node_is_ready(n: &Node) -> bool {
+    n.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Creates the KWOK Node of a scaled-up ledger node (one that already exists
+/// counts as created: a retried create may have succeeded before).
+async fn create_node(ctx: &Ctx<'_>, node: &Node) -> Result<(), ClusterError> {
+    let pp = PostParams::default();
+    match with_retry(&ctx.stats, || ctx.nodes.create(&pp, node)).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_conflict(&e) => Ok(()),
+        Err(e) => Err(classify(e, "create node", ctx.server)),
+    }
+}
+
+/// Deletes a scaled-down Node and its KWOK lease, as `cluster clean` does
+/// (a bare control plane runs no garbage collector to remove the lease).
+async fn delete_node(ctx: &Ctx<'_>, name: &str) -> Result<(), ClusterError> {
+    let dp = DeleteParams::default().grace_period(0);
+    match with_retry(&ctx.stats, || ctx.nodes.delete(name, &dp)).await {
+        Ok(_) => {}
+        Err(e) if is_not_found(&e) => {}
+        Err(e) => return Err(classify(e, "delete node", ctx.server)),
+    }
+    match with_retry(&ctx.stats, || ctx.leases.delete(name, &dp)).await {
+        Ok(_) => Ok(()),
+        // KWOK may not have created the lease yet; a least-privilege user
+        // may not delete leases (the node is gone either way).
+        Err(e) if is_not_found(&e) || matches!(&e, kube::Error::Api(s) if s.code == 403) => Ok(()),
+        Err(e) => Err(classify(e, "delete node lease", ctx.server)),
     }
 }
 
@@ -561,7 +603,7 @@ async fn event_loop(
     sim: &ScenarioRun,
     workload: &Workload,
     ctx: &Ctx<'_>,
-    node_names: &[String],
+    mut node_names: Vec<String>,
     opts: &RunOptions,
     rx: &mut mpsc::UnboundedReceiver<(Instant, Watched)>,
 ) -> Result<(RunResult, Observed), ClusterError> {
@@ -617,6 +659,25 @@ async fn event_loop(
     let mut last_report = Instant::now();
     let mut first_starts: Vec<JobId> = Vec::new();
     let mut horizon_reached = false;
+    let mut pool_nodes: Vec<Vec<u32>> = Vec::new();
+    // The cluster-autoscaler, built as the engine builds it (same spec, same
+    // seed: the same provisioning delays are drawn for the same decisions),
+    // scanning on the engine's grid (scenario time 0, then every interval).
+    let mut autoscaler = match &config.autoscaler {
+        Some((spec, seed)) => Some(
+            ClusterAutoscaler::new(spec.clone(), &scenario.cluster.pools, *seed)
+                .map_err(|m| ClusterError::Simulation(format!("autoscaler: {m}")))?,
+        ),
+        None => None,
+    };
+    let mut next_scan = autoscaler.as_ref().map(|_| SimTime(0));
+    observed.autoscaled = autoscaler.is_some();
+    let mut requested_at: BTreeMap<NodeId, SimTime> = BTreeMap::new();
+    // Scaled-up nodes whose Node object is created once their drawn
+    // provisioning delay has elapsed: (due, node).
+    let mut to_create: BTreeSet<(SimTime, NodeId)> = BTreeSet::new();
+    // Node objects created by scale-ups, and when (for the Ready latency).
+    let mut created: BTreeMap<NodeId, Instant> = BTreeMap::new();
 
     loop {
         // What the clock waits for next.
@@ -624,9 +685,16 @@ async fn event_loop(
         if let Some(j) = workload.jobs.get(next_arrival) {
             wake = wake.min(clock.wall(j.submit));
         }
-        for t in [next_sample, next_tick, mirror.next_wakeup()]
-            .into_iter()
-            .flatten()
+        let next_create = to_create.first().map(|&(t, _)| t);
+        for t in [
+            next_sample,
+            next_tick,
+            mirror.next_wakeup(),
+            next_scan,
+            next_create,
+        ]
+        .into_iter()
+        .flatten()
         {
             wake = wake.min(clock.wall(t));
         }
@@ -637,6 +705,7 @@ async fn event_loop(
             wake = wake.min(h);
         }
         let mut need_pass = false;
+        let mut scans_due: Vec<SimTime> = Vec::new();
         tokio::select! {
             biased;
             msg = rx.recv() => {
@@ -645,7 +714,31 @@ async fn event_loop(
                 };
                 events += 1;
                 match msg {
-                    Watched::NodeGone(name) => return Err(ClusterError::NodeLost(name)),
+                    Watched::NodeGone(name) => {
+                        // Nodes the autoscaler removed are expected to go.
+                        let removed = node_names.iter().position(|n| *n == name).is_some_and(|i| {
+                            mirror.ledger().nodes()[i].state() == NodeState::Removed
+                        });
+                        if !removed {
+                            return Err(ClusterError::NodeLost(name));
+                        }
+                    }
+                    Watched::NodeReady(name) => {
+                        // The engine's `NodeUp`: the node takes work (a pass
+                        // follows) and is no longer provisioning.
+                        if let Some(i) = node_names.iter().position(|n| *n == name) {
+                            let id = NodeId::from_index(i);
+                            if mirror.node_ready(id, clock.sim(at)) {
+                                requested_at.remove(&id);
+                                if let Some(c) = created.get(&id) {
+                                    observed.node_ready_latency_ms.push(
+                                        at.saturating_duration_since(*c).as_secs_f64() * 1000.0,
+                                    );
+                                }
+                                need_pass = true;
+                            }
+                        }
+                    }
                     Watched::Pod(pod) => {
                         let (pass, lost) = on_pod(
                             &pod, false, at, &clock, &unix_of, workload, &mut mirror, &mut pods,
@@ -679,6 +772,28 @@ async fn event_loop(
                     break;
                 }
                 let sim_now = clock.sim(now);
+                // Scaled-up nodes whose provisioning delay has elapsed: their
+                // Node objects now (KWOK makes them Ready; the watch tells).
+                while let Some(&(t, id)) = to_create.first() {
+                    if clock.wall(t) > now {
+                        break;
+                    }
+                    to_create.pop_first();
+                    let n = &mirror.ledger().nodes()[id.index()];
+                    if n.state() == NodeState::Provisioning {
+                        let pool = &scenario.cluster.pools[n.pool.index()];
+                        create_node(ctx, &objects::fake_node(ctx.run_id, pool, id)).await?;
+                        created.insert(id, Instant::now());
+                    }
+                }
+                // Scans due run after this wake-up's pass, as in the engine
+                // (the pass comes before the scan at one instant).
+                while let Some(t) = next_scan.filter(|&t| clock.wall(t) <= now) {
+                    scans_due.push(t);
+                    next_scan = autoscaler
+                        .as_ref()
+                        .map(|a| SimTime(t.0 + a.scan_interval().max(1)));
+                }
                 // Arrivals due: their pods first, then one pass for all.
                 while let Some(job) = workload.jobs.get(next_arrival) {
                     if clock.wall(job.submit) > now {
@@ -697,6 +812,7 @@ async fn event_loop(
                 // Samples on the engine's grid (multiples of the interval).
                 while let Some(t) = next_sample.filter(|&t| clock.wall(t) <= now) {
                     timeline.push(sample(&mirror, t));
+                    pool_nodes.push(mirror.ready_per_pool());
                     next_sample = Some(SimTime(t.0 + config.sample_interval));
                 }
                 if let Some(t) = next_tick.filter(|&t| clock.wall(t) <= now) {
@@ -801,6 +917,58 @@ async fn event_loop(
             new_first.sort_unstable();
             first_starts.extend(new_first);
         }
+        if let Some(a) = autoscaler.as_mut() {
+            for t in scans_due {
+                let pending = mirror.unplaceable_gangs();
+                let decisions = a.scan(&ScanInput {
+                    now: t,
+                    cluster: mirror.ledger(),
+                    requested_at: &requested_at,
+                    pending: &pending,
+                });
+                for d in decisions {
+                    match d {
+                        Decision::ScaleUp {
+                            pool,
+                            provisioning_ms,
+                            ..
+                        } => {
+                            observed.scale_ups += 1;
+                            for delay in provisioning_ms {
+                                let id = mirror.add_node(pool, t);
+                                // Ledger ids are dense and never reused.
+                                debug_assert_eq!(id.index(), node_names.len());
+                                node_names.push(objects::node_name(
+                                    ctx.run_id,
+                                    &scenario.cluster.pools[pool.index()].name,
+                                    id,
+                                ));
+                                requested_at.insert(id, t);
+                                to_create.insert((SimTime(t.0 + delay), id));
+                                observed.nodes_added += 1;
+                            }
+                        }
+                        Decision::ScaleDown { node } | Decision::GiveUp { node } => {
+                            if mirror.remove_node(node, t) {
+                                requested_at.remove(&node);
+                                to_create.retain(|&(_, n)| n != node);
+                                if created.contains_key(&node) {
+                                    delete_node(ctx, &node_names[node.index()]).await?;
+                                }
+                                observed.nodes_removed += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            // The engine scans only while work remains.
+            let work_remains = next_arrival < workload.jobs.len()
+                || !mirror.running_jobs().is_empty()
+                || mirror.next_wakeup().is_some();
+            if !work_remains {
+                next_scan = None;
+            }
+        }
         if mirror.all_final() {
             observed.complete = true;
             break;
@@ -811,6 +979,11 @@ async fn event_loop(
             && mirror.running_jobs().is_empty()
             && mirror.next_wakeup().is_none()
             && retry_pass.is_none()
+            && !mirror
+                .ledger()
+                .nodes()
+                .iter()
+                .any(|n| n.state() == NodeState::Provisioning)
         {
             observed.complete = true;
             break;
@@ -894,24 +1067,28 @@ async fn event_loop(
         })
         .collect();
     let capacity = ledger.gpu_milli_capacity();
+    // Every node is paid from its request (or scenario time 0) to its
+    // removal, as in the engine.
+    let (capacity_integral, node_ms) = mirror.paid_until(end_time);
     let result = RunResult {
         outcomes,
         timeline,
+        pool_nodes,
         gpu_milli_capacity: capacity,
         gpu_alloc_integral: mirror.alloc_integral(),
-        // As the engine: capacity integrated from scenario time 0.
-        gpu_capacity_integral: u128::from(capacity) * u128::from(end_time.0),
+        gpu_capacity_integral: capacity_integral,
         end_time,
         pools: scenario
             .cluster
             .pools
             .iter()
-            .map(|p| PoolUsage {
+            .zip(node_ms)
+            .map(|(p, node_ms)| PoolUsage {
                 name: p.name.clone(),
                 kind: p.kind,
                 gpus_per_node: p.gpus_per_node,
                 price_per_node_hour: p.price_per_node_hour,
-                node_ms: u128::from(p.nodes) * u128::from(end_time.0),
+                node_ms,
             })
             .collect(),
         node_outages: 0,

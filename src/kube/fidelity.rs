@@ -110,6 +110,108 @@ pub struct ApiCounts {
     pub bind_failures: u64,
 }
 
+/// One pool's ready-node trajectory in both runs, over the timeline samples
+/// both runs took (the same grid: multiples of the sample interval).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PoolTrajectory {
+    pub pool: String,
+    /// Largest |cluster − simulation| ready nodes at one sample.
+    pub max_abs_diff: u32,
+    /// Mean |cluster − simulation| ready nodes over the samples.
+    pub mean_abs_diff: f64,
+    /// Samples at which the counts agree, 0..=1.
+    pub agreement: f64,
+    pub sim_max: u32,
+    pub cluster_max: u32,
+    /// Ready nodes at the last compared sample.
+    pub sim_final: u32,
+    pub cluster_final: u32,
+}
+
+/// How the autoscaled node counts compare (present when the scenario has an
+/// autoscaler).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeFidelity {
+    /// Samples compared (those both timelines have).
+    pub samples: usize,
+    pub pools: Vec<PoolTrajectory>,
+    /// Nodes added, estimated the same way for both runs from the timeline
+    /// (increases of ready + provisioning nodes between samples: a node
+    /// added and another removed between two samples cancel out). The
+    /// simulation's result does not record its scale-ups, hence this.
+    pub nodes_added_from_timeline: Compared,
+    /// Exact counts of the cluster run: scale-up decisions, nodes they added,
+    /// nodes scaled down or given up.
+    pub cluster_scale_ups: u32,
+    pub cluster_nodes_added: u32,
+    pub cluster_nodes_removed: u32,
+    /// Node object created → seen Ready, wall ms (KWOK's node stage and the
+    /// watch), per scaled-up node.
+    pub node_ready_latency_ms: Dist,
+}
+
+/// Compares the ready nodes per pool sample by sample.
+pub fn node_fidelity(sim: &RunResult, cluster: &RunResult, observed: &Observed) -> NodeFidelity {
+    let n = sim
+        .timeline
+        .len()
+        .min(cluster.timeline.len())
+        .min(sim.pool_nodes.len())
+        .min(cluster.pool_nodes.len());
+    let pools = sim
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(p, usage)| {
+            let at = |r: &RunResult, i: usize| r.pool_nodes[i].get(p).copied().unwrap_or(0);
+            let diffs: Vec<u32> = (0..n)
+                .map(|i| at(sim, i).abs_diff(at(cluster, i)))
+                .collect();
+            PoolTrajectory {
+                pool: usage.name.clone(),
+                max_abs_diff: diffs.iter().copied().max().unwrap_or(0),
+                mean_abs_diff: if n == 0 {
+                    0.0
+                } else {
+                    round3(diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / n as f64)
+                },
+                agreement: if n == 0 {
+                    1.0
+                } else {
+                    round3(diffs.iter().filter(|&&d| d == 0).count() as f64 / n as f64)
+                },
+                sim_max: (0..n).map(|i| at(sim, i)).max().unwrap_or(0),
+                cluster_max: (0..n).map(|i| at(cluster, i)).max().unwrap_or(0),
+                sim_final: n.checked_sub(1).map_or(0, |i| at(sim, i)),
+                cluster_final: n.checked_sub(1).map_or(0, |i| at(cluster, i)),
+            }
+        })
+        .collect();
+    NodeFidelity {
+        samples: n,
+        pools,
+        nodes_added_from_timeline: Compared::new(
+            nodes_added_from_timeline(sim) as f64,
+            nodes_added_from_timeline(cluster) as f64,
+        ),
+        cluster_scale_ups: observed.scale_ups,
+        cluster_nodes_added: observed.nodes_added,
+        cluster_nodes_removed: observed.nodes_removed,
+        node_ready_latency_ms: Dist::of(&observed.node_ready_latency_ms),
+    }
+}
+
+/// Sum of the increases of ready + provisioning nodes between consecutive
+/// samples (the run starts with the scenario's nodes at the first sample).
+pub fn nodes_added_from_timeline(r: &RunResult) -> u32 {
+    let total: Vec<u32> = r
+        .timeline
+        .iter()
+        .map(|s| s.nodes_ready + s.nodes_provisioning)
+        .collect();
+    total.windows(2).map(|w| w[1].saturating_sub(w[0])).sum()
+}
+
 /// One acceptance check.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Check {
@@ -169,6 +271,8 @@ pub struct Fidelity {
     /// so values up to 1 s are expected).
     pub api_timestamp_skew_s: Dist,
     pub api: ApiCounts,
+    /// Node-count trajectories, when the scenario has an autoscaler.
+    pub nodes: Option<NodeFidelity>,
     /// The acceptance checks of the cluster-mode issue.
     pub checks: Vec<Check>,
     /// All checks passed.
@@ -192,6 +296,16 @@ pub struct Observed {
     pub api: ApiCounts,
     pub wall_s: f64,
     pub complete: bool,
+    /// The scenario has an autoscaler (node trajectories are compared).
+    pub autoscaled: bool,
+    /// Scale-up decisions of the cluster run's autoscaler.
+    pub scale_ups: u32,
+    /// Nodes those scale-ups added, and nodes scaled down or given up.
+    pub nodes_added: u32,
+    pub nodes_removed: u32,
+    /// Node object created → seen Ready on the watch, per scaled-up node,
+    /// wall ms.
+    pub node_ready_latency_ms: Vec<f64>,
 }
 
 /// Everything the comparison reads.
@@ -400,6 +514,10 @@ pub fn compare(inp: &Inputs<'_>) -> Fidelity {
         pod_completion_lag_ms: Dist::of(&inp.observed.pod_completion_lag_ms),
         api_timestamp_skew_s: Dist::of(&inp.observed.api_skew_s),
         api: inp.observed.api,
+        nodes: inp
+            .observed
+            .autoscaled
+            .then(|| node_fidelity(inp.sim, inp.cluster, inp.observed)),
         checks,
         passed,
         jobs,
@@ -564,6 +682,39 @@ pub fn to_markdown(f: &Fidelity) -> String {
         "| API retries / errors / watch errors / failed gang binds | {} / {} / {} / {} |",
         f.api.retries, f.api.errors, f.api.watch_errors, f.api.bind_failures
     );
+    if let Some(n) = &f.nodes {
+        let _ = writeln!(
+            s,
+            "\n## Nodes (autoscaler)\n\nReady nodes per pool at the {} timeline samples both runs took.\n\n| pool | max \\|Δ nodes\\| | mean \\|Δ nodes\\| | samples agreeing | max sim / cluster | final sim / cluster |\n|---|---|---|---|---|---|",
+            n.samples
+        );
+        for p in &n.pools {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.2} | {:.1}% | {} / {} | {} / {} |",
+                p.pool,
+                p.max_abs_diff,
+                p.mean_abs_diff,
+                p.agreement * 100.0,
+                p.sim_max,
+                p.cluster_max,
+                p.sim_final,
+                p.cluster_final
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\n| measure | value |\n|---|---|\n| nodes added (from the timelines) | {} simulated, {} on the cluster |\n| cluster scale-ups / nodes added / removed | {} / {} / {} |\n| node created → Ready (wall ms) | mean {:.1}, max {:.1} over {} nodes |",
+            n.nodes_added_from_timeline.sim,
+            n.nodes_added_from_timeline.cluster,
+            n.cluster_scale_ups,
+            n.cluster_nodes_added,
+            n.cluster_nodes_removed,
+            n.node_ready_latency_ms.mean,
+            n.node_ready_latency_ms.max,
+            n.node_ready_latency_ms.count
+        );
+    }
     let _ = writeln!(
         s,
         "\n## Jobs (scenario seconds)\n\n| job | name | sim start | cluster start | start error | sim JCT | cluster JCT | JCT error | nodes sim / cluster |\n|---|---|---|---|---|---|---|---|---|"

@@ -12,9 +12,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::cluster::{Cluster, ClusterView, PoolSpec, WorkerAlloc, WorkerRequest};
+use crate::cluster::{Cluster, ClusterView, NodeState, PoolSpec, WorkerAlloc, WorkerRequest};
 use crate::engine::{EngineConfig, JobProgress, JobState};
-use crate::ids::{JobId, NodeId};
+use crate::ids::{JobId, NodeId, PoolId};
+use crate::policy::autoscaler::PendingGang;
 use crate::policy::placement::Placement;
 use crate::policy::scheduler::{Scheduler, SchedulingPass, StartOutcome};
 use crate::time::{Millis, SimTime};
@@ -84,6 +85,13 @@ pub struct Mirror<'w> {
     fault: Option<String>,
     /// ∫ allocated milli-GPUs dt, milli-GPU·ms.
     alloc_integral: u128,
+    /// ∫ ready milli-GPUs dt, milli-GPU·ms, from scenario time 0.
+    capacity_integral: u128,
+    /// Nodes paid for per pool (every node not `Removed`, as the engine's
+    /// `paid_nodes`: from its request to its removal).
+    paid: Vec<u32>,
+    /// ∫ paid nodes dt per pool, node·ms, from scenario time 0.
+    node_ms: Vec<u128>,
     last_change: SimTime,
 }
 
@@ -136,9 +144,33 @@ impl<'w> Mirror<'w> {
                 }
             })
             .collect();
+        // "Could this job ever fit?" counts node groups at their largest
+        // size, as the engine does.
+        let grown: Vec<PoolSpec> = pools
+            .iter()
+            .map(|p| {
+                let max = config
+                    .autoscaler
+                    .as_ref()
+                    .and_then(|(spec, _)| spec.node_groups.get(&p.name))
+                    .map_or(p.nodes, |g| g.max_size.max(p.nodes));
+                PoolSpec {
+                    nodes: max,
+                    ..p.clone()
+                }
+            })
+            .collect();
+        // The scenario's nodes exist (and are paid for) from scenario time 0,
+        // before the run's clock starts at the first arrival.
+        let capacity_integral = u128::from(cluster.gpu_milli_capacity()) * u128::from(start.0);
+        let paid: Vec<u32> = pools.iter().map(|p| p.nodes).collect();
+        let node_ms = paid
+            .iter()
+            .map(|&n| u128::from(n) * u128::from(start.0))
+            .collect();
         Mirror {
             workload,
-            empty: Cluster::new(pools),
+            empty: Cluster::new(&grown),
             cluster,
             placement,
             pool_masks,
@@ -157,6 +189,9 @@ impl<'w> Mirror<'w> {
             }),
             fault: None,
             alloc_integral: 0,
+            capacity_integral,
+            paid,
+            node_ms,
             last_change: start,
         }
     }
@@ -172,8 +207,104 @@ impl<'w> Mirror<'w> {
         let now = now.max(self.now);
         let dt = now.since(self.last_change);
         self.alloc_integral += u128::from(self.cluster.gpu_milli_used()) * u128::from(dt);
+        self.capacity_integral += u128::from(self.cluster.gpu_milli_capacity()) * u128::from(dt);
+        for (acc, &n) in self.node_ms.iter_mut().zip(&self.paid) {
+            *acc += u128::from(n) * u128::from(dt);
+        }
         self.last_change = now;
         self.now = now;
+    }
+
+    /// (∫ ready milli-GPUs dt, ∫ paid nodes dt per pool) from scenario time 0
+    /// to `end`. The clock may have moved past `end` (a scan or sample after
+    /// the last completion): that span is taken back, as the engine does.
+    pub fn paid_until(&self, end: SimTime) -> (u128, Vec<u128>) {
+        let extra = u128::from(self.now.0.saturating_sub(end.0));
+        let capacity = self
+            .capacity_integral
+            .saturating_sub(u128::from(self.cluster.gpu_milli_capacity()) * extra);
+        let nodes = self
+            .node_ms
+            .iter()
+            .zip(&self.paid)
+            .map(|(&acc, &n)| acc.saturating_sub(u128::from(n) * extra))
+            .collect();
+        (capacity, nodes)
+    }
+
+    /// A scale-up at `now`: a new node of `pool`, `Provisioning` (paid for
+    /// from now, schedulable once [`Mirror::node_ready`]).
+    pub fn add_node(&mut self, pool: PoolId, now: SimTime) -> NodeId {
+        self.advance(now);
+        self.paid[pool.index()] += 1;
+        self.cluster.add_node(pool, NodeState::Provisioning)
+    }
+
+    /// A provisioning node became ready at `now`; false (nothing changes) if
+    /// it is not provisioning (given up meanwhile).
+    pub fn node_ready(&mut self, node: NodeId, now: SimTime) -> bool {
+        if self.cluster.nodes().get(node.index()).map(|n| n.state())
+            != Some(NodeState::Provisioning)
+        {
+            return false;
+        }
+        self.advance(now);
+        self.cluster.set_state(node, NodeState::Ready);
+        true
+    }
+
+    /// A scale-down or give-up at `now`: an empty node that is not removed
+    /// yet is `Removed` (true); a busy or removed one is left alone (false),
+    /// as in the engine.
+    pub fn remove_node(&mut self, node: NodeId, now: SimTime) -> bool {
+        let Some(n) = self.cluster.nodes().get(node.index()) else {
+            return false;
+        };
+        if n.workers() > 0 || n.state() == NodeState::Removed {
+            return false;
+        }
+        let pool = n.pool.index();
+        self.advance(now);
+        self.cluster.set_state(node, NodeState::Removed);
+        self.paid[pool] -= 1;
+        true
+    }
+
+    /// Ready nodes of each pool, indexed by pool id.
+    pub fn ready_per_pool(&self) -> Vec<u32> {
+        let mut out = vec![0; self.paid.len()];
+        for n in self.cluster.nodes() {
+            if n.is_ready() {
+                out[n.pool.index()] += 1;
+            }
+        }
+        out
+    }
+
+    /// The pending gangs that do not fit the ledger now, in queue order: what
+    /// a cluster-autoscaler scan may scale up for (the engine's `scan`).
+    pub fn unplaceable_gangs(&self) -> Vec<PendingGang> {
+        self.pending
+            .iter()
+            .filter_map(|&j| {
+                let job = self.workload.job(j);
+                let mask = &self.pool_masks[self.jobs[j.index()].mask];
+                let req = WorkerRequest {
+                    gpu: job.gpu,
+                    cpu_milli: job.cpu_milli,
+                    memory_mib: job.memory_mib,
+                    allowed_pools: mask,
+                };
+                (!self.cluster.view().gang_fits(&req, job.workers)).then(|| PendingGang {
+                    workers: job.workers,
+                    gpu: job.gpu,
+                    cpu_milli: job.cpu_milli,
+                    memory_mib: job.memory_mib,
+                    allowed_pools: mask.clone(),
+                    priority: job.priority,
+                })
+            })
+            .collect()
     }
 
     /// ∫ allocated milli-GPUs dt so far, milli-GPU·ms.
@@ -657,6 +788,7 @@ mod tests {
     use crate::policy::placement::PlacementKind;
     use crate::policy::scheduler::SchedulerKind;
     use crate::workload::JobDraft;
+    use std::collections::BTreeMap;
 
     fn pools() -> Vec<PoolSpec> {
         // Through the scenario format, so fields added with defaults need no
@@ -778,6 +910,96 @@ mod tests {
         // 249 s of work done, 200 s kept at the checkpoint.
         assert_eq!(lost, 49_000);
         assert_eq!(m.run_length(JobId(0)), 30_000 + 800_000);
+    }
+
+    #[test]
+    fn scaled_up_nodes_take_work_once_ready_and_are_paid_until_removed() {
+        use crate::policy::autoscaler::{AutoscalerSpec, ClusterAutoscaler, Decision, ScanInput};
+        let mut pools = pools();
+        let mut burst = pools[0].clone();
+        burst.name = "burst".into();
+        burst.nodes = 0;
+        pools.push(burst);
+        let spec: AutoscalerSpec = toml::from_str(
+            r#"[node_groups.burst]
+               min_size = 0
+               max_size = 2
+               provisioning = { kind = "fixed", seconds = 60.0 }"#,
+        )
+        .unwrap();
+        let config = EngineConfig {
+            autoscaler: Some((spec.clone(), 1)),
+            ..EngineConfig::default()
+        };
+        // 3 × 8 GPUs: more than the 2 fixed nodes, within the group's max.
+        let w = Workload::from_drafts(vec![JobDraft::new("g").gpus(8).workers(3).duration_s(100)]);
+        let mut m = Mirror::new(
+            &w,
+            &pools,
+            PlacementKind::BestFit.build(),
+            &config,
+            SimTime::ZERO,
+        );
+        let mut s = SchedulerKind::FifoSkip.build();
+        assert!(
+            m.arrive(JobId(0), SimTime::ZERO),
+            "fits with the group grown"
+        );
+        assert!(
+            m.pass(s.as_mut(), SimTime::ZERO)
+                .unwrap()
+                .started
+                .is_empty()
+        );
+        let gangs = m.unplaceable_gangs();
+        assert_eq!(gangs.len(), 1);
+        assert_eq!(gangs[0].workers, 3);
+
+        let mut ca = ClusterAutoscaler::new(spec, &pools, 1).unwrap();
+        let requested = BTreeMap::new();
+        let d = ca.scan(&ScanInput {
+            now: SimTime(10_000),
+            cluster: m.ledger(),
+            requested_at: &requested,
+            pending: &gangs,
+        });
+        let Some(Decision::ScaleUp {
+            pool,
+            provisioning_ms,
+            ..
+        }) = d.first().cloned()
+        else {
+            panic!("expected a scale-up, got {d:?}");
+        };
+        assert_eq!(pool, PoolId(1));
+        assert_eq!(provisioning_ms, vec![60_000]);
+        let node = m.add_node(pool, SimTime(10_000));
+        assert_eq!(node, NodeId(2));
+        // Provisioning: paid for, not schedulable.
+        assert!(
+            m.pass(s.as_mut(), SimTime(20_000))
+                .unwrap()
+                .started
+                .is_empty()
+        );
+        assert_eq!(m.ready_per_pool(), vec![2, 0]);
+        assert!(m.node_ready(node, SimTime(70_000)));
+        assert!(!m.node_ready(node, SimTime(70_000)), "only once");
+        assert_eq!(m.ready_per_pool(), vec![2, 1]);
+        let d = m.pass(s.as_mut(), SimTime(70_000)).unwrap();
+        assert_eq!(d.started, vec![JobId(0)]);
+        assert!(!m.remove_node(node, SimTime(80_000)), "busy nodes stay");
+        assert!(m.complete(JobId(0), SimTime(170_000)));
+        assert!(m.remove_node(node, SimTime(300_000)));
+        assert!(!m.remove_node(node, SimTime(300_000)), "only once");
+        assert_eq!(m.ready_per_pool(), vec![2, 0]);
+        // A sample after the end is taken back: paid to 300 s, not 400 s.
+        m.advance(SimTime(400_000));
+        let (capacity, node_ms) = m.paid_until(SimTime(300_000));
+        assert_eq!(node_ms, vec![2 * 300_000, 290_000]);
+        // 16 GPUs throughout, 8 more from 70 s to 300 s.
+        assert_eq!(capacity, (16 * 300_000 + 8 * 230_000) * 1000);
+        assert!(m.unplaceable_gangs().is_empty());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! - [`api`]: connecting (with a check before anything is created), retries
 //!   with backoff, and `cluster clean`.
 //! - [`driver`]: the run itself: arrivals at `submit / speedup`, the pod and
-//!   node watches, binds, preemptions, completions.
+//!   node watches, binds, preemptions, completions, and the scenario's
+//!   cluster-autoscaler creating and deleting KWOK nodes.
 //! - [`fidelity`]: the comparison with the simulation.
 //!
 //! Time: the run's clock is the wall clock since the first arrival, times the

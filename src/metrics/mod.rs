@@ -163,6 +163,9 @@ pub struct RunResult {
     /// One entry per workload job, in job id order.
     pub outcomes: Vec<JobOutcome>,
     pub timeline: Vec<Sample>,
+    /// Ready nodes per pool (indexed by pool id) at each timeline sample;
+    /// parallel to `timeline`.
+    pub pool_nodes: Vec<Vec<u32>>,
     /// Milli-GPUs in the cluster.
     pub gpu_milli_capacity: u64,
     /// ∫ allocated milli-GPUs dt over the run, in milli-GPU·ms.
@@ -457,7 +460,9 @@ impl Summary {
             .pools
             .iter()
             .filter_map(|p| p.price_per_node_hour.map(|price| price * hours(p.node_ms)))
-            .sum();
+            // An empty f64 sum is −0.0; add +0.0 so unpriced runs print 0.00.
+            .sum::<f64>()
+            + 0.0;
         let cost = CostSummary {
             total: round3(total),
             node_hours: round3(run.pools.iter().map(|p| hours(p.node_ms)).sum()),

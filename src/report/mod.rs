@@ -104,13 +104,24 @@ fn push_text(out: &mut Vec<u8>, text: &str) {
 pub fn timeline_csv(run: &RunResult) -> Vec<u8> {
     let mut out = String::with_capacity(48 * (run.timeline.len() + 1));
     out.push_str(TIMELINE_HEADER);
+    // Then one column of ready nodes per pool, named after the pool.
+    for p in &run.pools {
+        out.push_str(",ready_");
+        out.extend(p.name.chars().map(|c| {
+            if c == ',' || c == '"' || c.is_whitespace() {
+                '_'
+            } else {
+                c
+            }
+        }));
+    }
     out.push('\n');
-    for s in &run.timeline {
+    for (i, s) in run.timeline.iter().enumerate() {
         // Percentage of the capacity ready at that instant, two decimals,
         // from integers.
         let centi_pct =
             u128::from(s.gpu_milli_used) * 10_000 / u128::from(s.gpu_milli_capacity.max(1));
-        writeln!(
+        write!(
             out,
             "{},{},{}.{:02},{},{},{},{},{}",
             s.time,
@@ -124,6 +135,10 @@ pub fn timeline_csv(run: &RunResult) -> Vec<u8> {
             s.nodes_provisioning
         )
         .expect("writing to a String cannot fail");
+        for n in run.pool_nodes.get(i).into_iter().flatten() {
+            write!(out, ",{n}").expect("writing to a String cannot fail");
+        }
+        out.push('\n');
     }
     out.into_bytes()
 }

@@ -172,6 +172,11 @@ struct RawFaults {
     spot: std::collections::BTreeMap<String, crate::engine::faults::SpotSpec>,
     #[serde(default)]
     outages: Vec<crate::engine::faults::ScriptedOutage>,
+    /// More scripted outages from a CSV file (`at_s,pool,node,down_for_s`;
+    /// an empty `down_for_s` is a reclaim), relative to the scenario, e.g.
+    /// the reclaim times a cloud provider reported.
+    #[serde(default)]
+    outages_file: Option<PathBuf>,
 }
 
 fn default_backoff_limit() -> u32 {
@@ -639,7 +644,13 @@ fn validate(
             false,
         )?,
         topology: raw.cluster.topology,
-        faults: resolve_faults(&raw.faults, &cluster, raw.seed, &invalid)?,
+        faults: resolve_faults(
+            &raw.faults,
+            &cluster,
+            raw.seed,
+            path.parent().unwrap_or(Path::new("")),
+            &invalid,
+        )?,
         autoscaler: match raw.autoscaler {
             Some(spec) => {
                 if let Some(p) = cluster.pools.iter().find(|p| {
@@ -793,6 +804,7 @@ fn resolve_faults(
     raw: &RawFaults,
     cluster: &ClusterSpec,
     seed: u64,
+    base: &Path,
     invalid: &impl Fn(&str, String) -> ScenarioError,
 ) -> Result<crate::engine::FaultConfig, ScenarioError> {
     let pool_index = |field: &str, name: &str| {
@@ -833,13 +845,31 @@ fn resolve_faults(
         }
         spot[i] = Some(*sp);
     }
+    // Inline outages, then the file's rows, each labelled for its errors.
+    let mut outages: Vec<(String, crate::engine::faults::ScriptedOutage)> = raw
+        .outages
+        .iter()
+        .enumerate()
+        .map(|(k, o)| (format!("faults.outages[{k}]"), o.clone()))
+        .collect();
+    if let Some(file) = &raw.outages_file {
+        let file = base.join(file);
+        let rows = crate::engine::faults::read_outages(&file)
+            .map_err(|m| invalid("faults.outages_file", m))?;
+        outages.extend(rows.into_iter().map(|(line, o)| {
+            (
+                format!("faults.outages_file ({}:{line})", file.display()),
+                o,
+            )
+        }));
+    }
     let mut scripted = Vec::new();
-    for (k, o) in raw.outages.iter().enumerate() {
-        let at = format!("faults.outages[{k}]");
-        let i = pool_index(&at, &o.pool)?;
+    for (at, o) in &outages {
+        let at = at.as_str();
+        let i = pool_index(at, &o.pool)?;
         if o.node >= cluster.pools[i].nodes {
             return Err(invalid(
-                &at,
+                at,
                 format!(
                     "pool {:?} has {} nodes, no node {}",
                     o.pool, cluster.pools[i].nodes, o.node
@@ -848,7 +878,7 @@ fn resolve_faults(
         }
         let start = secs_to_millis(o.at_s).ok_or_else(|| {
             invalid(
-                &at,
+                at,
                 format!("at_s: expected non-negative seconds, got {}", o.at_s),
             )
         })?;
@@ -857,7 +887,7 @@ fn resolve_faults(
             .map(|d| {
                 secs_to_millis(d).ok_or_else(|| {
                     invalid(
-                        &at,
+                        at,
                         format!("down_for_s: expected non-negative seconds, got {d}"),
                     )
                 })
