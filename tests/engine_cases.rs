@@ -276,3 +276,27 @@ fn horizon_stops_the_run() {
         ((40.0 + 3.0) * 100.0 / 44.0_f64 * 1000.0).round() / 1000.0
     );
 }
+
+/// A pod start time (`run.startup_delay_s`, e.g. the latency cluster mode
+/// measured) delays every run's progress while it holds its GPUs: A runs
+/// 0..105, and B, which needs the same node, 105..160.
+#[test]
+fn startup_delay_holds_resources_before_progress() {
+    let w = Workload::from_drafts(vec![
+        JobDraft::new("a").gpus(4).duration_s(100),
+        JobDraft::new("b").gpus(4).duration_s(50),
+    ]);
+    let config = EngineConfig {
+        startup_delay: 5_000,
+        ..checked()
+    };
+    let r = simulate(
+        &w,
+        &[pool(1, 4)],
+        SchedulerKind::Fifo,
+        PlacementKind::BestFit,
+        config,
+    )
+    .unwrap();
+    assert_eq!(times(&r), [(0, 105), (105, 160)]);
+}

@@ -56,6 +56,10 @@ pub struct EngineConfig {
     pub services: Vec<ServiceConfig>,
     /// How elastic jobs are resized, if the workload has any.
     pub elastic: Option<ElasticConfig>,
+    /// Time every run of a job spends starting its pods before it makes
+    /// progress, in ms (it holds its resources meanwhile): e.g. the pod start
+    /// latency cluster mode measures (`pod_start_latency_scenario_s`).
+    pub startup_delay: Millis,
 }
 
 /// Elastic training settings (`[elastic]`).
@@ -84,6 +88,7 @@ impl Default for EngineConfig {
             autoscaler: None,
             services: Vec::new(),
             elastic: None,
+            startup_delay: 0,
         }
     }
 }
@@ -293,6 +298,8 @@ struct Core<'w> {
     paid_nodes: Vec<u64>,
     node_ms: Vec<u128>,
     restore_overhead: Millis,
+    /// Pod start time of every run, ms.
+    startup_delay: Millis,
     /// Rescale overhead of elastic resizes, ms.
     rescale_overhead: Millis,
     fault: Option<EngineError>,
@@ -456,6 +463,7 @@ impl<'w> Simulation<'w> {
                 paid_nodes: pools.iter().map(|p| u64::from(p.nodes)).collect(),
                 node_ms: vec![0; pools.len()],
                 restore_overhead: config.restore_overhead,
+                startup_delay: config.startup_delay,
                 rescale_overhead: config.elastic.as_ref().map_or(0, |e| e.rescale_overhead),
                 fault: None,
                 alloc_integral: 0,
@@ -1003,12 +1011,14 @@ impl<'w> Core<'w> {
         run.nodes_used = nodes_used;
         run.allocs = allocs;
         run.running_slot = self.running.len() as u32;
-        // A restart first restores its last checkpoint.
-        run.run_overhead = if run.starts > 1 {
-            self.restore_overhead
-        } else {
-            0
-        };
+        // Every run starts its pods; a restart then restores its last
+        // checkpoint.
+        run.run_overhead = self.startup_delay
+            + if run.starts > 1 {
+                self.restore_overhead
+            } else {
+                0
+            };
         run.run_start = self.now;
         run.run_slowdown = slowdown;
         run.run_rate = rate;

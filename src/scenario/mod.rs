@@ -279,6 +279,9 @@ struct RawRun {
     output_dir: PathBuf,
     #[serde(default)]
     check_invariants: bool,
+    /// Pod start time of every job run, seconds.
+    #[serde(default)]
+    startup_delay_s: f64,
 }
 
 fn default_sample_interval() -> f64 {
@@ -296,6 +299,7 @@ impl Default for RawRun {
             horizon_s: None,
             output_dir: default_output_dir(),
             check_invariants: false,
+            startup_delay_s: 0.0,
         }
     }
 }
@@ -633,6 +637,7 @@ fn validate(
             .map(|s| secs("policy.schedule_interval_s", s, true))
             .transpose()?,
         check_invariants: raw.run.check_invariants,
+        startup_delay: secs("run.startup_delay_s", raw.run.startup_delay_s, false)?,
         checkpoint_interval: secs(
             "preemption.checkpoint_interval_s",
             raw.preemption.checkpoint_interval_s,
