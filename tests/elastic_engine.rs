@@ -217,3 +217,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_elastic_job_larger_than_the_cluster_runs_at_the_size_that_fits() {
+    // It asks for 3 workers of 4 GPUs on two 4-GPU nodes: a rigid gang would
+    // be unschedulable, an elastic one (min 1) runs with 2 workers at 2/3 of
+    // its requested speed: 120 s of work → 180 s.
+    let mut w = Workload::from_drafts(vec![JobDraft::new("e").workers(3).gpus(4).duration_s(120)]);
+    w.jobs[0].elastic = elastic(1, 3, PERFECT);
+    let r = run(&w, &node(4, 2), ElasticKind::StartOnly, 0);
+    assert_eq!(r.outcomes[0].status, JobStatus::Finished);
+    assert_eq!(end_s(&r, 0), 180.0);
+    let mut rigid = w.clone();
+    rigid.jobs[0].elastic = None;
+    let r = run(&rigid, &node(4, 2), ElasticKind::StartOnly, 0);
+    assert_eq!(r.outcomes[0].status, JobStatus::Unschedulable);
+}

@@ -123,7 +123,9 @@ impl Core<'_> {
                     // is at its requested size), but never faster than at its
                     // largest size.
                     let shortest = match &job.elastic {
-                        Some(e) => job.duration * 1000 / e.rate_milli(e.max_workers, job.workers),
+                        Some(e) => {
+                            job.duration * 1_000_000 / e.rate_ppm(e.max_workers, job.workers)
+                        }
                         None => job.duration,
                     };
                     if start < job.submit || end < start + shortest || !r.allocs.is_empty() {

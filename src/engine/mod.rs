@@ -156,9 +156,9 @@ struct JobRun {
     run_overhead: Millis,
     /// Slowdown of the current run in thousandths (1000 = full speed).
     run_slowdown: u64,
-    /// Speed of the current run relative to the requested size, thousandths
-    /// (1000 except for resized elastic jobs). Work advances at
-    /// `run_rate / run_slowdown` per ms.
+    /// Speed of the current run relative to the requested size, millionths
+    /// (1,000,000 except for elastic jobs off their requested size). Work
+    /// advances at `run_rate / (run_slowdown × 1000)` per ms.
     run_rate: u64,
     /// When the job last became pending (arrival or preemption).
     queued_at: SimTime,
@@ -382,7 +382,7 @@ impl<'w> Simulation<'w> {
                     run_start: SimTime::ZERO,
                     run_overhead: 0,
                     run_slowdown: 1000,
-                    run_rate: 1000,
+                    run_rate: 1_000_000,
                     queued_at: SimTime::ZERO,
                     attained_prev: 0,
                     ran_prev: 0,
@@ -681,9 +681,10 @@ impl<'w> Simulation<'w> {
                 // A job the pass found infeasible since the last release still
                 // is; only the others need the counting test.
                 let known = core.jobs[j.index()].infeasible_at == Some(core.release_epoch);
-                (known || !core.cluster.view().gang_fits(&req, job.workers)).then(|| {
+                // An elastic job asks for room for its minimum.
+                (known || !core.cluster.view().gang_fits(&req, job.min_workers())).then(|| {
                     crate::policy::autoscaler::PendingGang {
-                        workers: job.workers,
+                        workers: job.min_workers(),
                         gpu: job.gpu,
                         cpu_milli: job.cpu_milli,
                         memory_mib: job.memory_mib,
@@ -869,7 +870,8 @@ impl<'w> Core<'w> {
         let job = self.workload.job(id);
         let mask = self.jobs[id.index()].mask;
         let req = self.request(job, mask);
-        let ever = job.workers > 0 && self.empty.view().gang_fits(&req, job.workers);
+        // An elastic job only needs its minimum.
+        let ever = job.workers > 0 && self.empty.view().gang_fits(&req, job.min_workers());
         self.arrived += 1;
         let run = &mut self.jobs[id.index()];
         if ever {
@@ -1031,8 +1033,8 @@ impl<'w> Core<'w> {
     fn push_completion(&mut self, id: JobId) {
         let job = self.workload.job(id);
         let run = &self.jobs[id.index()];
-        let remaining =
-            (job.duration.saturating_sub(run.done_work) * run.run_slowdown).div_ceil(run.run_rate);
+        let remaining = (job.duration.saturating_sub(run.done_work) * run.run_slowdown * 1000)
+            .div_ceil(run.run_rate);
         self.queue.push(
             self.now + run.run_overhead + remaining,
             Event::Completion {
@@ -1095,9 +1097,9 @@ fn place_one(
 }
 
 impl Core<'_> {
-    /// Distinct nodes of a run's allocations, its cross-rack slowdown and an
-    /// elastic job's speed at this size relative to its requested size (both
-    /// in thousandths).
+    /// Distinct nodes of a run's allocations, its cross-rack slowdown (in
+    /// thousandths) and an elastic job's speed at this size relative to its
+    /// requested size (in millionths).
     fn run_shape(&self, job: &Job, allocs: &[WorkerAlloc]) -> (u32, u64, u64) {
         let mut nodes: Vec<NodeId> = allocs.iter().map(|a| a.node).collect();
         nodes.sort_unstable();
@@ -1113,7 +1115,7 @@ impl Core<'_> {
         let rate = job
             .elastic
             .as_ref()
-            .map_or(1000, |e| e.rate_milli(allocs.len() as u32, job.workers));
+            .map_or(1_000_000, |e| e.rate_ppm(allocs.len() as u32, job.workers));
         (nodes.len() as u32, slowdown, rate)
     }
 
@@ -1133,7 +1135,8 @@ impl Core<'_> {
         run.attained_prev += u128::from(milli) * u128::from(ran);
         run.worker_ms += run.allocs.len() as u128 * u128::from(ran);
         run.ran_prev += ran;
-        (run.done_work + ran.saturating_sub(run.run_overhead) * run.run_rate / run.run_slowdown)
+        (run.done_work
+            + ran.saturating_sub(run.run_overhead) * run.run_rate / (run.run_slowdown * 1000))
             .min(duration)
     }
 
@@ -1429,7 +1432,7 @@ impl Core<'_> {
             let ran = self.now - r.run_start;
             (
                 ran,
-                ran.saturating_sub(r.run_overhead) * r.run_rate / r.run_slowdown,
+                ran.saturating_sub(r.run_overhead) * r.run_rate / (r.run_slowdown * 1000),
             )
         } else {
             (0, 0)

@@ -68,10 +68,11 @@ pub struct ElasticSpec {
 
 impl ElasticSpec {
     /// Throughput with `workers` workers relative to the job's requested
-    /// `base` workers, in thousandths (1000 = the speed its `duration` assumes).
-    pub fn rate_milli(&self, workers: u32, base: u32) -> u64 {
+    /// `base` workers, in millionths (1,000,000 = the speed its `duration`
+    /// assumes; millionths keep run lengths exact to the millisecond).
+    pub fn rate_ppm(&self, workers: u32, base: u32) -> u64 {
         let r = self.scaling.speedup(workers) / self.scaling.speedup(base);
-        ((r * 1000.0).round() as u64).max(1)
+        ((r * 1e6).round() as u64).max(1)
     }
 
     /// Relative gain of going from `workers` to `workers + 1`:
@@ -118,9 +119,9 @@ mod tests {
             scaling: Scaling::Linear { efficiency: 0.5 },
         };
         // Requested 2 workers (speedup 1.5): 4 workers (2.5) run 5/3 as fast.
-        assert_eq!(e.rate_milli(4, 2), 1667);
-        assert_eq!(e.rate_milli(1, 2), 667);
-        assert_eq!(e.rate_milli(2, 2), 1000);
+        assert_eq!(e.rate_ppm(4, 2), 1_666_667);
+        assert_eq!(e.rate_ppm(1, 2), 666_667);
+        assert_eq!(e.rate_ppm(2, 2), 1_000_000);
         assert!((e.marginal_gain(1) - 0.5).abs() < 1e-12);
         assert_eq!(e.marginal_gain(4), 0.0);
         assert_eq!(e.marginal_loss(1), f64::INFINITY);

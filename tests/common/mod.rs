@@ -91,5 +91,6 @@ pub fn ever_fits(pools: &[PoolSpec], job: &Job) -> bool {
         };
         total += by_cpu.min(by_mem).min(by_gpu).min(1_000) * u64::from(p.nodes);
     }
-    total >= u64::from(job.workers)
+    // An elastic job only needs its minimum.
+    total >= u64::from(job.min_workers())
 }
