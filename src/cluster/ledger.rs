@@ -498,6 +498,12 @@ impl Cluster {
                 resource: "memory",
             });
         }
+        self.apply(alloc);
+        Ok(())
+    }
+
+    /// Books a checked allocation into the node and the running totals.
+    fn apply(&mut self, alloc: &WorkerAlloc) {
         let node = &mut self.nodes[alloc.node.index()];
         let f = &mut self.pool_free[node.pool.index()];
         f.cpu_milli -= u64::from(alloc.cpu_milli);
@@ -519,7 +525,24 @@ impl Cluster {
             self.busy_nodes += 1;
         }
         node.workers += 1;
-        Ok(())
+    }
+
+    /// Answers a what-if: releases `allocs` (all currently allocated), runs
+    /// `test` on the lighter ledger, and books them again, so the ledger ends
+    /// exactly as it began. Preemption and shrink decisions use it.
+    pub fn with_released<R>(
+        &mut self,
+        allocs: &[WorkerAlloc],
+        test: impl FnOnce(&Cluster) -> R,
+    ) -> R {
+        for a in allocs {
+            self.release(a);
+        }
+        let answer = test(self);
+        for a in allocs {
+            self.apply(a);
+        }
+        answer
     }
 
     /// Free resources and provisioning nodes of each pool, indexed by pool id.

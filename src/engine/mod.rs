@@ -416,20 +416,10 @@ impl<'w> Simulation<'w> {
                 empty: {
                     // "Could this job ever fit?" counts node groups at their
                     // largest size.
-                    let grown: Vec<PoolSpec> = pools
-                        .iter()
-                        .map(|p| {
-                            let max = config
-                                .autoscaler
-                                .as_ref()
-                                .and_then(|(spec, _)| spec.node_groups.get(&p.name))
-                                .map_or(p.nodes, |g| g.max_size.max(p.nodes));
-                            PoolSpec {
-                                nodes: max,
-                                ..p.clone()
-                            }
-                        })
-                        .collect();
+                    let grown = crate::policy::autoscaler::pools_at_max_size(
+                        pools,
+                        config.autoscaler.as_ref().map(|(spec, _)| spec),
+                    );
                     Cluster::new(&grown)
                 },
                 cluster,
@@ -1174,6 +1164,20 @@ impl Core<'_> {
         }
     }
 
+    /// Whether `job`'s gang (an elastic job's minimum) would fit with
+    /// `released` freed; changes nothing.
+    fn fits_with_released(&mut self, job: JobId, released: &[WorkerAlloc]) -> bool {
+        let j = self.workload.job(job);
+        let req = WorkerRequest {
+            gpu: j.gpu,
+            cpu_milli: j.cpu_milli,
+            memory_mib: j.memory_mib,
+            allowed_pools: &self.pool_masks[self.jobs[job.index()].mask as usize],
+        };
+        self.cluster
+            .with_released(released, |c| c.view().gang_fits(&req, j.min_workers()))
+    }
+
     /// Gives every pending job its current wait reason (see `why_pending`).
     /// Jobs of one shape share the cluster part of the answer.
     fn classify_pending(&mut self) {
@@ -1512,35 +1516,17 @@ impl SchedulingPass for Core<'_> {
     }
 
     fn fits_if_preempted(&mut self, job: JobId, victims: &[JobId]) -> bool {
-        // Release the victims' allocations, test, and put them back: the
-        // ledger ends exactly as it began.
-        let mut released = Vec::new();
+        let mut seen: Vec<JobId> = Vec::new();
+        let mut released: Vec<WorkerAlloc> = Vec::new();
         for &v in victims {
             if self.jobs.get(v.index()).map(|r| r.state) == Some(JobState::Running)
-                && !released.contains(&v)
+                && !seen.contains(&v)
             {
-                for a in &self.jobs[v.index()].allocs {
-                    self.cluster.release(a);
-                }
-                released.push(v);
+                released.extend_from_slice(&self.jobs[v.index()].allocs);
+                seen.push(v);
             }
         }
-        let fits = self.fits_now(job);
-        for &v in &released {
-            let j = self.workload.job(v);
-            let req = WorkerRequest {
-                gpu: j.gpu,
-                cpu_milli: j.cpu_milli,
-                memory_mib: j.memory_mib,
-                allowed_pools: &self.pool_masks[self.jobs[v.index()].mask as usize],
-            };
-            for a in &self.jobs[v.index()].allocs {
-                self.cluster
-                    .allocate(a, &req)
-                    .expect("re-allocating what was just released cannot fail");
-            }
-        }
-        fits
+        self.fits_with_released(job, &released)
     }
 
     fn try_start_in(&mut self, job: JobId, pools: &[bool]) -> StartOutcome {
@@ -1635,35 +1621,18 @@ impl crate::policy::elastic::ElasticPass for Core<'_> {
     }
 
     fn fits_if_shrunk(&mut self, job: JobId, shrinks: &[(JobId, u32)]) -> bool {
-        // Release the last workers of each victim, test, and put them back.
-        let mut released: Vec<(JobId, usize)> = Vec::new();
+        // The last workers of each victim, as `shrink` would remove them.
+        let mut seen: Vec<JobId> = Vec::new();
+        let mut released: Vec<WorkerAlloc> = Vec::new();
         for &(v, n) in shrinks {
             let r = &self.jobs[v.index()];
-            if r.state != JobState::Running || released.iter().any(|&(j, _)| j == v) {
-                continue;
-            }
-            let keep = r.allocs.len().saturating_sub(n as usize);
-            for a in &r.allocs[keep..] {
-                self.cluster.release(a);
-            }
-            released.push((v, keep));
-        }
-        let fits = SchedulingPass::fits_now(self, job);
-        for &(v, keep) in &released {
-            let j = self.workload.job(v);
-            let req = WorkerRequest {
-                gpu: j.gpu,
-                cpu_milli: j.cpu_milli,
-                memory_mib: j.memory_mib,
-                allowed_pools: &self.pool_masks[self.jobs[v.index()].mask as usize],
-            };
-            for a in &self.jobs[v.index()].allocs[keep..] {
-                self.cluster
-                    .allocate(a, &req)
-                    .expect("re-allocating what was just released cannot fail");
+            if r.state == JobState::Running && !seen.contains(&v) {
+                let keep = r.allocs.len().saturating_sub(n as usize);
+                released.extend_from_slice(&r.allocs[keep..]);
+                seen.push(v);
             }
         }
-        fits
+        self.fits_with_released(job, &released)
     }
 
     fn shrink(&mut self, job: JobId, n: u32) -> bool {

@@ -146,20 +146,10 @@ impl<'w> Mirror<'w> {
             .collect();
         // "Could this job ever fit?" counts node groups at their largest
         // size, as the engine does.
-        let grown: Vec<PoolSpec> = pools
-            .iter()
-            .map(|p| {
-                let max = config
-                    .autoscaler
-                    .as_ref()
-                    .and_then(|(spec, _)| spec.node_groups.get(&p.name))
-                    .map_or(p.nodes, |g| g.max_size.max(p.nodes));
-                PoolSpec {
-                    nodes: max,
-                    ..p.clone()
-                }
-            })
-            .collect();
+        let grown = crate::policy::autoscaler::pools_at_max_size(
+            pools,
+            config.autoscaler.as_ref().map(|(spec, _)| spec),
+        );
         // The scenario's nodes exist (and are paid for) from scenario time 0,
         // before the run's clock starts at the first arrival.
         let capacity_integral = u128::from(cluster.gpu_milli_capacity()) * u128::from(start.0);
@@ -751,34 +741,26 @@ impl SchedulingPass for Mirror<'_> {
     }
 
     fn fits_if_preempted(&mut self, job: JobId, victims: &[JobId]) -> bool {
-        // Release the victims, test, put them back: the ledger ends as it began.
-        let mut released = Vec::new();
+        // The ledger answers the what-if and ends as it began.
+        let mut seen: Vec<JobId> = Vec::new();
+        let mut released: Vec<WorkerAlloc> = Vec::new();
         for &v in victims {
             if self.jobs.get(v.index()).map(|t| t.state) == Some(JobState::Running)
-                && !released.contains(&v)
+                && !seen.contains(&v)
             {
-                for a in &self.jobs[v.index()].allocs {
-                    self.cluster.release(a);
-                }
-                released.push(v);
+                released.extend_from_slice(&self.jobs[v.index()].allocs);
+                seen.push(v);
             }
         }
-        let fits = self.fits_now(job);
-        for &v in &released {
-            let j = self.workload.job(v);
-            let req = WorkerRequest {
-                gpu: j.gpu,
-                cpu_milli: j.cpu_milli,
-                memory_mib: j.memory_mib,
-                allowed_pools: &self.pool_masks[self.jobs[v.index()].mask],
-            };
-            for a in &self.jobs[v.index()].allocs {
-                self.cluster
-                    .allocate(a, &req)
-                    .expect("re-allocating what was just released cannot fail");
-            }
-        }
-        fits
+        let j = self.workload.job(job);
+        let req = WorkerRequest {
+            gpu: j.gpu,
+            cpu_milli: j.cpu_milli,
+            memory_mib: j.memory_mib,
+            allowed_pools: &self.pool_masks[self.jobs[job.index()].mask],
+        };
+        self.cluster
+            .with_released(&released, |c| c.view().gang_fits(&req, j.workers))
     }
 }
 

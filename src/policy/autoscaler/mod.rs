@@ -317,3 +317,20 @@ impl AutoscalerSpec {
         Ok(t)
     }
 }
+
+/// The pools with every node group at its largest size: the cluster that
+/// answers "could this job ever fit?" when an autoscaler may grow it.
+pub fn pools_at_max_size(pools: &[PoolSpec], spec: Option<&AutoscalerSpec>) -> Vec<PoolSpec> {
+    pools
+        .iter()
+        .map(|p| {
+            let max = spec
+                .and_then(|s| s.node_groups.get(&p.name))
+                .map_or(p.nodes, |g| g.max_size.max(p.nodes));
+            PoolSpec {
+                nodes: max,
+                ..p.clone()
+            }
+        })
+        .collect()
+}
