@@ -1036,8 +1036,9 @@ impl<'w> Core<'w> {
 }
 
 /// Places one worker of `job` with the placement policy and allocates it,
-/// after checking the policy's answer against the ledger.
-fn place_one(
+/// after checking the policy's answer against the ledger. `Ok(None)`: the
+/// policy found no node. Shared by the engine and cluster mode.
+pub fn place_one(
     cluster: &mut Cluster,
     placement: &mut dyn Placement,
     job: &Job,

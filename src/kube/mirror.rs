@@ -502,40 +502,14 @@ impl<'w> Mirror<'w> {
         let mut allocs: Vec<WorkerAlloc> = Vec::with_capacity(job.workers as usize);
         let mut fault = None;
         for _ in 0..job.workers {
-            let view = self.cluster.view();
-            let policy = self.placement.name();
-            let Some(node) = self.placement.place(view, job, &req) else {
-                break;
-            };
-            let Some(n) = view
-                .nodes()
-                .get(node.index())
-                .filter(|n| view.fits(n, &req))
-            else {
-                fault = Some(format!(
-                    "placement policy `{policy}` chose node {node} for job {id}, where the worker does not fit"
-                ));
-                break;
-            };
-            let Some(gpus) = self.placement.gpus(view, n, &req) else {
-                fault = Some(format!(
-                    "placement policy `{policy}` gave no GPU choice for job {id} on node {node}"
-                ));
-                break;
-            };
-            let alloc = WorkerAlloc {
-                node,
-                gpus,
-                cpu_milli: job.cpu_milli,
-                memory_mib: job.memory_mib,
-            };
-            if let Err(e) = self.cluster.allocate(&alloc, &req) {
-                fault = Some(format!(
-                    "placement policy `{policy}` gave an invalid GPU choice for job {id}: {e}"
-                ));
-                break;
+            match crate::engine::place_one(&mut self.cluster, self.placement.as_mut(), job, &req) {
+                Ok(Some(alloc)) => allocs.push(alloc),
+                Ok(None) => break,
+                Err(e) => {
+                    fault = Some(e.to_string());
+                    break;
+                }
             }
-            allocs.push(alloc);
         }
         if allocs.len() < job.workers as usize {
             for a in &allocs {
