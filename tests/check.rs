@@ -3,7 +3,10 @@
 //! JUnit failure, broken inputs exit 2, and the report formats are pinned.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+mod common;
+
+use common::bin::schedlab_in as schedlab;
 
 use schedlab::experiment::check::{
     self, Baseline, CheckReport, Metrics, ScenarioCheck, Tolerances,
@@ -29,14 +32,6 @@ fn write_case(dir: &Path) {
         "schema = 1\n\n[metrics.\"wait_s.*\"]\nrel = 0.05\n\n[metrics.\"jct_s.*\"]\nrel = 0.05\n\n[metrics.\"events\"]\nignore = true\n",
     )
     .unwrap();
-}
-
-fn schedlab(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schedlab"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
 }
 
 fn text(b: &[u8]) -> String {

@@ -1,24 +1,11 @@
 //! The `schedlab` binary end to end: the bundled quickstart, determinism,
 //! golden reports and bad input (clear errors, non-zero exits, no panics).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn schedlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schedlab"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::bin::{root, schedlab, stderr};
 
 /// Fails unless the command failed cleanly: non-zero exit, no panic, and an
 /// error message containing every `needle`.

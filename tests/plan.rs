@@ -6,7 +6,9 @@
 //! waves of k, so job i (0-based, in submission order) waits ⌊i / k⌋ hours.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::bin::schedlab_in as schedlab;
 
 use schedlab::experiment::plan::{self, Metric, Mode, Objective, PlanSpec, Stat};
 
@@ -242,14 +244,6 @@ fn objectives_parse_and_bad_ones_say_what_is_accepted() {
             "{bad}: the message lists what is accepted: {e}"
         );
     }
-}
-
-fn schedlab(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schedlab"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
 }
 
 #[test]

@@ -2,28 +2,15 @@
 //! resume, shards run as separate processes merge to the same bytes as one
 //! process, the statistics, the Kubernetes Job, and bad specs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+mod common;
+
+use common::bin::{root, schedlab, stderr};
 
 use schedlab::experiment::run_scenario;
 use schedlab::experiment::sweep::{self, Shard, SweepSpec};
 use schedlab::scenario::Scenario;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn schedlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schedlab"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn assert_ok(o: &Output) {
     assert!(o.status.success(), "failed: {}", stderr(o));

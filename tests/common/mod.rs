@@ -1,6 +1,8 @@
 //! Generators and oracles shared by the property tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod bin;
+
 use proptest::prelude::*;
 use schedlab::cluster::PoolSpec;
 use schedlab::workload::{GpuDemand, Job, JobDraft, Workload};
